@@ -1,0 +1,1 @@
+"""Cryptographic primitives of the protocol: hashes, signatures with domains, VRF, addresses."""

@@ -1,0 +1,1 @@
+"""Test support shared by the project's suite and by third-party plugin authors."""
