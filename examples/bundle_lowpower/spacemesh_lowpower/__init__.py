@@ -1,0 +1,1 @@
+"""Example third-party spacemesh plugin: a bundle for small, quiet machines."""

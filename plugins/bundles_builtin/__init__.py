@@ -1,0 +1,1 @@
+"""The built-in bundles: ``default`` (the full node), ``devnet`` and ``sim``."""

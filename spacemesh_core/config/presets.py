@@ -1,0 +1,75 @@
+"""Parameter presets. ``mainnet`` is the section defaults; the others override a few keys.
+
+``devnet`` keeps every algorithm and shrinks sizes and times so a whole network runs on one laptop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spacemesh_core.config.schema import ConfigError
+
+PresetValues = dict[str, dict[str, Any]]
+
+MAINNET: PresetValues = {}
+
+TESTNET: PresetValues = {
+    "network": {
+        "name": "testnet",
+        "genesis_time": "2024-09-10T10:00:00Z",
+        "genesis_extra_data": "testnet",
+        "layers_per_epoch": 288,
+        "hrp": "stest",
+        "min_active_set_weight": 10_000,
+    },
+    "post": {"min_num_units": 2, "labels_per_unit": 1024 * 1024, "k3": 37},
+    "poet": {"phase_shift_s": 12 * 3600.0, "cycle_gap_s": 2 * 3600.0, "grace_period_s": 600.0},
+    "tortoise": {"window": 288, "bad_beacon_vote_delay_layers": 288},
+    "beacon": {"first_voting_round_duration_s": 300.0, "proposal_duration_s": 60.0},
+}
+
+DEVNET: PresetValues = {
+    "network": {
+        "name": "devnet",
+        "genesis_time": "2026-01-01T00:00:00Z",
+        "genesis_extra_data": "spacemesh-py devnet",
+        "layer_duration_s": 4.0,
+        "layers_per_epoch": 6,
+        "layer_avg_size": 5,
+        "hrp": "smdev",
+        "tick_size": 128,
+        "min_active_set_weight": 1,
+    },
+    "post": {
+        "min_num_units": 1,
+        "labels_per_unit": 4096,
+        "scrypt_n": 16,
+        "k1": 26,
+        "k2": 37,
+        "k3": 37,
+        "pow_difficulty": "0fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "max_file_size": 16 * 4096,
+    },
+    "poet": {"phase_shift_s": 12.0, "cycle_gap_s": 4.0, "grace_period_s": 1.0},
+    "hare": {"committee": 20, "leaders": 3, "preround_delay_s": 0.5, "round_duration_s": 0.4},
+    "tortoise": {"window": 60, "bad_beacon_vote_delay_layers": 12},
+    "beacon": {
+        "kappa": 40,
+        "proposal_duration_s": 0.5,
+        "first_voting_round_duration_s": 0.5,
+        "grace_period_s": 0.2,
+    },
+    "node": {"data_dir": "./devnet-data", "bundle": "devnet", "service_stop_timeout_s": 5.0},
+}
+
+PRESETS: dict[str, PresetValues] = {"mainnet": MAINNET, "testnet": TESTNET, "devnet": DEVNET}
+
+
+def get_preset(name: str) -> PresetValues:
+    """Return the overrides of preset ``name``.
+
+    :raises ConfigError: for an unknown preset, listing the choices.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choices are: {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]

@@ -1,0 +1,128 @@
+"""A node: configuration, plugins, the bus, the clock and the services of the chosen bundle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from spacemesh_core.bus import Broker, BusClient
+from spacemesh_core.clock import LayerClock, TimeSource, parse_genesis_time
+from spacemesh_core.config import Config
+from spacemesh_core.kernel.plugins import PluginManager
+from spacemesh_core.kernel.registry import Implementation
+from spacemesh_core.kernel.services import LoopLagMonitor, ServiceManager, ServiceSpec
+from spacemesh_core.kernel_events import LayerTicked, LoopLagDetected, ServiceStarted, ServiceStopped
+
+log = logging.getLogger(__name__)
+
+
+class ClockTicker:
+    """Publishes :class:`LayerTicked` at the start of every layer."""
+
+    name = "clock"
+
+    def __init__(self, clock: LayerClock, bus: BusClient) -> None:
+        self.clock = clock
+        self.bus = bus
+        self.last_layer: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start ticking from the current layer."""
+        self._task = asyncio.create_task(self._run(), name="clock-ticker")
+
+    async def stop(self) -> None:
+        """Stop ticking."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        layer = max(self.clock.get_current_layer(), 0)
+        while True:
+            layer = max(await self.clock.wait_for_layer(layer), layer)
+            self.last_layer = layer
+            await self.bus.publish(LayerTicked(layer=layer, epoch=self.clock.get_epoch(layer)))
+            layer += 1
+
+
+class Node:
+    """Assembles and runs one node.
+
+    :param config: the validated configuration (``node.bundle`` picks the implementations).
+    :param plugins: the loaded plugin manager.
+    :param time_source: wall clock by default; a :class:`~spacemesh_core.clock.VirtualTime` in tests.
+    """
+
+    def __init__(self, config: Config, plugins: PluginManager, time_source: TimeSource | None = None) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.registries = plugins.get_registries()
+        self.bundles = plugins.get_bundles()
+        #: the implementation chosen for each category by the bundle
+        self.components: dict[str, Implementation] = self.bundles.resolve(config.node.bundle, self.registries)
+        self.events = plugins.get_event_registry()
+        self.clock = LayerClock(
+            parse_genesis_time(config.network.genesis_time),
+            config.network.layer_duration_s,
+            config.network.layers_per_epoch,
+            time_source,
+        )
+        self.broker = Broker(
+            self.events,
+            max_message_bytes=config.bus.max_message_bytes,
+            state_hwm=config.bus.state_high_water_mark,
+            telemetry_hwm=config.bus.telemetry_high_water_mark,
+        )
+        self.bus: BusClient | None = None
+        self.lag_monitor: LoopLagMonitor | None = None
+        self.services: ServiceManager | None = None
+
+    def get_service_specs(self) -> list[ServiceSpec]:
+        """Return the kernel's services plus every plugin's ``spacemesh_node_services``."""
+        specs = [ServiceSpec("clock", lambda node: ClockTicker(node.clock, node.bus))]
+        for result in self.plugins.pm.hook.spacemesh_node_services(node=self):
+            specs.extend(result)
+        return specs
+
+    async def start(self) -> None:
+        """Start the bus, the lag monitor and every service (dependency order)."""
+        address = self.broker.start()
+        self.bus = BusClient(address, self.events, "node", context=self.broker.context)
+        bus = self.bus
+
+        async def on_lag(lag: float) -> None:
+            await bus.publish(LoopLagDetected(lag_s=lag))
+
+        self.lag_monitor = LoopLagMonitor(self.config.node.loop_lag_warning_s, on_lag=on_lag)
+        await self.lag_monitor.start()
+
+        async def on_event(what: str, name: str, detail: Any) -> None:
+            if what == "started":
+                await bus.publish(ServiceStarted(name=name, placement=str(detail)))
+            else:
+                await bus.publish(ServiceStopped(name=name, clean=bool(detail)))
+
+        self.services = ServiceManager(self.get_service_specs(), self, on_event)
+        try:
+            await self.services.start()
+        except BaseException:
+            await self._stop_kernel()
+            raise
+
+    async def stop(self) -> list[str]:
+        """Stop services in reverse order, then the kernel; return services that stopped uncleanly."""
+        unclean = await self.services.stop() if self.services is not None else []
+        await self._stop_kernel()
+        return unclean
+
+    async def _stop_kernel(self) -> None:
+        if self.lag_monitor is not None:
+            await self.lag_monitor.stop()
+        if self.bus is not None:
+            await self.bus.close()
+        self.broker.stop()
