@@ -50,7 +50,8 @@ def event(topic: str, delivery: Delivery = Delivery.STATE) -> Callable[[type[E]]
         raise EventError(f"event topic {topic!r} must be printable ASCII without spaces")
 
     def decorate(cls: type[E]) -> type[E]:
-        if not attrs.has(cls):
+        is_attrs_class = attrs.has(cls)
+        if not is_attrs_class:
             raise EventError(f"{cls.__qualname__} must be an attrs class to be an event")
         cls.__event_topic__ = topic  # type: ignore[attr-defined]
         cls.__event_delivery__ = delivery  # type: ignore[attr-defined]
@@ -171,7 +172,7 @@ class EventRegistry:
         topic = get_topic(evt)
         if self._by_topic.get(topic) is not type(evt):
             raise EventError(f"event class {type(evt).__qualname__} is not registered for topic {topic!r}")
-        return {f.name: getattr(evt, f.name) for f in attrs.fields(type(evt))}
+        return {f.name: getattr(evt, f.name) for f in attrs.fields(typing.cast(Any, type(evt)))}
 
     def build_event(self, topic: str, body: Any) -> Any:
         """Rebuild the event of ``topic`` from a decoded ``body``, checking names and types.

@@ -5,7 +5,7 @@ travels as a CBOR envelope. State events are never dropped (back-pressure); tele
 be dropped under load, and every drop is counted.
 """
 
-from spacemesh_core.bus.broker import BrokerStats, Broker, BusAddress
+from spacemesh_core.bus.broker import Broker, BrokerStats, BusAddress
 from spacemesh_core.bus.client import BusClient, BusTimeoutError, RemoteError, Replier, Subscription
 from spacemesh_core.bus.envelope import EnvelopeError
 

@@ -130,7 +130,7 @@ class BusClient:
         try:
             sock.connect(endpoint)
             await sock.send_multipart([b"", *encode_event(self.registry, evt, self.name, next(self._seq))])
-            if not await sock.poll(int(timeout * 1000), zmq.POLLIN):
+            if not await sock.poll(int(timeout * 1000)):
                 raise BusTimeoutError(f"no reply from {endpoint} within {timeout} s")
             frames = await sock.recv_multipart()
         finally:
@@ -196,7 +196,7 @@ class Subscription:
             await self._client.publish_raw(encode_frames(self._hello_topic, {}, self._client.name, 0))
             for _ in range(2):
                 for index, sock in enumerate(self._sockets):
-                    while await sock.poll(10, zmq.POLLIN):
+                    while await sock.poll(10):
                         frames = await sock.recv_multipart()
                         confirmed[index] = confirmed[index] or frames[0] == hello
             if loop.time() > deadline:

@@ -191,9 +191,5 @@ def save_config(path: str | os.PathLike[str], config: Config | Mapping[str, Any]
 
     A crash at any moment leaves either the old file or the new one, never a mix.
     """
-    data: dict[str, Any]
-    if isinstance(config, Config):
-        data = {"preset": config.preset, **config.to_dict()}
-    else:
-        data = dict(config)
+    data = {"preset": config.preset, **config.to_dict()} if isinstance(config, Config) else dict(config)
     write_file_atomic(path, tomli_w.dumps(data).encode())

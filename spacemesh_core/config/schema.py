@@ -39,21 +39,17 @@ class ConfigField:
         expected = self.type
         if isinstance(value, str) and expected is not str:
             return self.coerce(_parse_text(value, expected, where), where)
-        if expected is bool:
-            if isinstance(value, bool):
-                return value
-        elif expected is int:
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        elif expected is float:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-        elif expected is str:
-            if isinstance(value, str):
-                return value
-        elif expected is list:
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return list(value)
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if expected is bool and isinstance(value, bool):
+            return value
+        if expected is int and is_number and isinstance(value, int):
+            return value
+        if expected is float and is_number:
+            return float(value)
+        if expected is str and isinstance(value, str):
+            return value
+        if expected is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
         raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
 
 

@@ -16,18 +16,18 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 import attrs
 import click
 import pluggy
+from spacemesh_hooks import PROJECT_NAME, specs
 
 from spacemesh_core.config import ConfigSection, Schema
 from spacemesh_core.config.sections import CORE_SECTIONS
 from spacemesh_core.events import EventRegistry
 from spacemesh_core.kernel.registry import BundleRegistry, Registries
-from spacemesh_hooks import PROJECT_NAME, specs
 
 ENTRY_POINT_GROUP = "spacemesh.plugins"
 ENV_DISABLE = "SPACEMESH_DISABLE_PLUGINS"
@@ -128,11 +128,11 @@ class PluginManager:
     def enable_tracing(self, stream: TextIO) -> None:
         """Write every hook call, its implementations and results to ``stream``."""
 
-        def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def before(hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             names = ", ".join(impl.plugin_name for impl in hook_impls)
             stream.write(f"[spacemesh-trace] call {hook_name}({', '.join(kwargs)}) -> [{names}]\n")
 
-        def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def after(outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             exc = outcome.exception
             result = f"raised {exc!r}" if exc is not None else f"returned {outcome.get_result()!r:.200}"
             stream.write(f"[spacemesh-trace] done {hook_name}: {result}\n")

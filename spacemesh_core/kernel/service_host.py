@@ -11,6 +11,7 @@ import importlib
 import json
 import signal
 import sys
+from typing import Any
 
 from spacemesh_core.kernel.services import READY_LINE
 
@@ -24,18 +25,18 @@ def _load(target: str) -> object:
 
 async def _run(target: str, args: dict[str, object]) -> None:
     factory = _load(target)
-    service = factory(**args)  # type: ignore[operator]
+    service: Any = factory(**args)  # type: ignore[operator]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await service.start()  # type: ignore[attr-defined]
+    await service.start()
     sys.stdout.buffer.write(READY_LINE)
     sys.stdout.buffer.flush()
     try:
         await stop.wait()
     finally:
-        await service.stop()  # type: ignore[attr-defined]
+        await service.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
