@@ -60,6 +60,7 @@ DEVNET: PresetValues = {
         "grace_period_s": 0.2,
     },
     "node": {"data_dir": "./devnet-data", "bundle": "devnet", "service_stop_timeout_s": 5.0},
+    "p2p": {"listen": "tcp://127.0.0.1:0"},
 }
 
 PRESETS: dict[str, PresetValues] = {"mainnet": MAINNET, "testnet": TESTNET, "devnet": DEVNET}

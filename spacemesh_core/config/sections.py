@@ -116,4 +116,18 @@ BUS = ConfigSection(
     "the ZeroMQ event bus",
 )
 
-CORE_SECTIONS = (NETWORK, POST, POET, HARE, TORTOISE, BEACON, NODE, BUS)
+P2P = ConfigSection(
+    "p2p",
+    {
+        "listen": ConfigField(str, "tcp://0.0.0.0:7513", "endpoint the node accepts peers on"),
+        "bootnodes": ConfigField(list, [], "peer addresses (<hex peer id>@tcp://host:port) dialled at start"),
+        "max_peers": ConfigField(int, 32, "most peers the node keeps"),
+        "peer_exchange": ConfigField(bool, True, "learn peers from peers"),
+        "max_message_bytes": ConfigField(int, 4 * 2**20, "largest gossip or request message"),
+        "gossip_rate_per_s": ConfigField(float, 500.0, "sustained gossip messages per second per peer"),
+        "disconnect_score": ConfigField(float, -50.0, "score at which a peer is disconnected and banned"),
+    },
+    "peer-to-peer networking (every transport reads it)",
+)
+
+CORE_SECTIONS = (NETWORK, POST, POET, HARE, TORTOISE, BEACON, NODE, BUS, P2P)

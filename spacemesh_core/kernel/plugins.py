@@ -22,12 +22,12 @@ from typing import Any, TextIO
 import attrs
 import click
 import pluggy
-from spacemesh_hooks import PROJECT_NAME, specs
 
 from spacemesh_core.config import ConfigSection, Schema
 from spacemesh_core.config.sections import CORE_SECTIONS
 from spacemesh_core.events import EventRegistry
 from spacemesh_core.kernel.registry import BundleRegistry, Registries
+from spacemesh_hooks import PROJECT_NAME, specs
 
 ENTRY_POINT_GROUP = "spacemesh.plugins"
 ENV_DISABLE = "SPACEMESH_DISABLE_PLUGINS"

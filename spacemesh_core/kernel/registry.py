@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+
 from spacemesh_hooks import CATEGORIES
 
 

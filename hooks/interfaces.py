@@ -1,0 +1,80 @@
+"""typing.Protocol interfaces of plugin categories whose contract the core relies on.
+
+Implementations need not inherit from these; structural typing checks them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+
+class ValidationResult(enum.Enum):
+    """What a gossip validator decided about a message."""
+
+    #: valid: deliver it and forward it to the other peers
+    ACCEPT = "accept"
+    #: not useful (late, duplicate content): neither forward nor punish the sender
+    IGNORE = "ignore"
+    #: invalid: drop it and lower the sender's score
+    REJECT = "reject"
+
+
+#: ``validator(peer_id, data) -> ValidationResult``; it runs before anything is forwarded
+GossipValidator = Callable[[bytes, bytes], Awaitable[ValidationResult]]
+#: ``handler(peer_id, request) -> response``; raising sends an error response
+RequestHandler = Callable[[bytes, bytes], Awaitable[bytes]]
+
+
+@attrs.frozen
+class PeerInfo:
+    """A connected peer as a transport sees it."""
+
+    peer_id: bytes
+    address: str
+    score: float
+    outbound: bool
+
+
+class TransportError(RuntimeError):
+    """A transport request failed: unknown peer, timeout, remote error, oversized message."""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Category ``transport``: gossip with validation before forwarding, and request/response."""
+
+    peer_id: bytes
+
+    async def start(self) -> None:
+        """Start listening and dial the bootnodes."""
+
+    async def stop(self) -> None:
+        """Close every connection and socket."""
+
+    def get_address(self) -> str:
+        """Return the address other peers dial to reach this one (``<hex peer id>@<endpoint>``)."""
+
+    def register_gossip(self, topic: str, validator: GossipValidator) -> None:
+        """Accept gossip on ``topic``; ``validator`` decides delivery and forwarding."""
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Gossip ``data`` on ``topic`` to every peer (our own message: no validation)."""
+
+    def register_handler(self, protocol: str, handler: RequestHandler) -> None:
+        """Answer requests of ``protocol`` with ``handler``."""
+
+    async def request(self, peer_id: bytes, protocol: str, data: bytes, timeout: float = 10.0) -> bytes:
+        """Send a request to ``peer_id`` and return the response.
+
+        :raises TransportError: unknown peer, timeout, remote error or oversized message.
+        """
+
+    async def connect(self, address: str) -> bytes:
+        """Dial ``address`` and return the peer id once the connection is established."""
+
+    def get_peers(self) -> list[PeerInfo]:
+        """Return the connected peers."""
