@@ -1,0 +1,1 @@
+"""SQLite state storage: ``state.sql`` and ``local.sql`` in the node's data folder, or in memory."""
