@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from spacemesh_core.clock import VirtualTime, parse_genesis_time
 from spacemesh_core.config import build_config
@@ -30,3 +31,42 @@ async def test_node_ticks_layers_on_virtual_time() -> None:
     assert await node.stop() == []
     observer.close()
     await asyncio.sleep(0)
+
+
+async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_path: Path) -> None:
+    import types
+
+    from spacemesh_core.kernel.services import ServiceSpec, SubprocessService
+    from spacemesh_hooks import hookimpl
+    from tests.support.services import is_process_alive
+
+    pid_file = tmp_path / "pids"
+    plugin = types.ModuleType("spawning_plugin")
+
+    @hookimpl
+    def spacemesh_node_services(node: object) -> list[ServiceSpec]:
+        target = "tests.support.services:SpawningService"
+        return [
+            ServiceSpec(
+                "spawner",
+                lambda node: SubprocessService("spawner", target, {"pid_file": str(pid_file)}),
+                depends_on=("clock",),
+                placement="subprocess",
+            )
+        ]
+
+    plugin.spacemesh_node_services = spacemesh_node_services  # type: ignore[attr-defined]
+    plugins = load_plugin_manager(environ={})
+    plugins.register(plugin, "spawning_plugin")
+    config = build_config(plugins.get_config_schema(), preset="devnet", environ={})
+    node = Node(config, plugins)
+    await node.start()
+    assert node.services is not None and node.services.running == ["clock", "spawner"]
+    child, grandchild = map(int, pid_file.read_text().split())
+    assert is_process_alive(child) and is_process_alive(grandchild)
+    assert await node.stop() == []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while (is_process_alive(child) or is_process_alive(grandchild)) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not is_process_alive(child) and not is_process_alive(grandchild)

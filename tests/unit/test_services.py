@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from spacemesh_core.kernel.services import (
     SubprocessService,
     compute_start_order,
 )
-from tests.support.services import RecordingService
+from tests.support.services import RecordingService, is_process_alive
 
 
 def spec(name: str, log: list[str], *deps: str, **kwargs: object) -> ServiceSpec:
@@ -82,32 +81,19 @@ async def test_a_hanging_stop_is_bounded_and_reported() -> None:
     assert log[-1] == "stop db"  # the others still stopped
 
 
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0); look at its state
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 async def test_stopping_a_subprocess_service_leaves_no_process(tmp_path: Path) -> None:
     pid_file = tmp_path / "pids"
     service = SubprocessService("spawner", "tests.support.services:SpawningService", {"pid_file": str(pid_file)})
     manager = ServiceManager([ServiceSpec("spawner", lambda node: service, placement="subprocess")])
     await manager.start()
     child, grandchild = map(int, pid_file.read_text().split())
-    assert _is_alive(child) and _is_alive(grandchild)
+    assert is_process_alive(child) and is_process_alive(grandchild)
     assert await manager.stop() == []
     deadline = time.monotonic() + 5
-    while (_is_alive(child) or _is_alive(grandchild)) and time.monotonic() < deadline:
+    while (is_process_alive(child) or is_process_alive(grandchild)) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    assert not _is_alive(child), "the service process survived stop()"
-    assert not _is_alive(grandchild), "a process spawned by the service survived stop()"
+    assert not is_process_alive(child), "the service process survived stop()"
+    assert not is_process_alive(grandchild), "a process spawned by the service survived stop()"
 
 
 async def test_loop_lag_monitor_reports_a_blocked_loop() -> None:
