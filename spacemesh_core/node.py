@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 from spacemesh_core.bus import Broker, BusClient
 from spacemesh_core.clock import LayerClock, TimeSource, parse_genesis_time
 from spacemesh_core.config import Config
+from spacemesh_core.crypto.signing import Signer
+from spacemesh_core.genesis import compute_genesis_id, compute_golden_atx
+from spacemesh_core.identity import load_or_create_identity
 from spacemesh_core.kernel.plugins import PluginManager
 from spacemesh_core.kernel.registry import Implementation
 from spacemesh_core.kernel.services import LoopLagMonitor, ServiceManager, ServiceSpec
@@ -78,6 +82,13 @@ class Node:
             state_hwm=config.bus.state_high_water_mark,
             telemetry_hwm=config.bus.telemetry_high_water_mark,
         )
+        self.genesis_id: bytes = compute_genesis_id(config.network.genesis_time, config.network.genesis_extra_data)
+        self.golden_atx: bytes = compute_golden_atx(config.network.genesis_time, config.network.genesis_extra_data)
+        self.data_dir = Path(config.node.data_dir).expanduser()
+        #: the node's own smeshing identity (``identities/local.key``), loaded at start
+        self.identity: Signer | None = None
+        #: the state storage chosen by the bundle, opened at start
+        self.storage: Any = None
         self.bus: BusClient | None = None
         self.lag_monitor: LoopLagMonitor | None = None
         self.services: ServiceManager | None = None
@@ -90,7 +101,10 @@ class Node:
         return specs
 
     async def start(self) -> None:
-        """Start the bus, the lag monitor and every service (dependency order)."""
+        """Open the identity and storage, start the bus, the lag monitor and every service."""
+        self.identity = load_or_create_identity(self.data_dir)
+        if "state_storage" in self.components:
+            self.storage = self.components["state_storage"].factory(self.config, data_dir=self.data_dir)
         address = self.broker.start()
         self.bus = BusClient(address, self.events, "node", context=self.broker.context)
         bus = self.bus
@@ -126,3 +140,6 @@ class Node:
         if self.bus is not None:
             await self.bus.close()
         self.broker.stop()
+        if self.storage is not None:
+            self.storage.close()
+            self.storage = None

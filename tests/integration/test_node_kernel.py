@@ -12,9 +12,11 @@ from spacemesh_core.kernel_events import LayerTicked
 from spacemesh_core.node import Node
 
 
-async def test_node_ticks_layers_on_virtual_time() -> None:
+async def test_node_ticks_layers_on_virtual_time(tmp_path: Path) -> None:
     plugins = load_plugin_manager(environ={})
-    config = build_config(plugins.get_config_schema(), preset="devnet", environ={})
+    config = build_config(
+        plugins.get_config_schema(), preset="devnet", flags=[f"node.data_dir={tmp_path}"], environ={}
+    )
     genesis = parse_genesis_time(config.network.genesis_time)
     time_source = VirtualTime(genesis + 0.5)
     node = Node(config, plugins, time_source)
@@ -28,9 +30,15 @@ async def test_node_ticks_layers_on_virtual_time() -> None:
         ticks.append(await observer.get(timeout=5))
     assert [t.layer for t in ticks[-2:]] == [ticks[-2].layer, ticks[-2].layer + 1]
     assert all(t.epoch == t.layer // config.network.layers_per_epoch for t in ticks)
-    assert await node.stop() == []
+    assert node.identity is not None and (tmp_path / "identities" / "local.key").exists()
+    assert node.storage is not None and node.storage.state.get_last_applied_layer() is None
     observer.close()
-    await asyncio.sleep(0)
+    assert await node.stop() == []
+    assert (tmp_path / "state.sql").exists() and node.storage is None
+    again = Node(config, plugins, time_source)
+    await again.start()
+    assert again.identity is not None and again.identity.node_id == node.identity.node_id  # same key after restart
+    assert await again.stop() == []
 
 
 async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_path: Path) -> None:
@@ -58,7 +66,9 @@ async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_pat
     plugin.spacemesh_node_services = spacemesh_node_services  # type: ignore[attr-defined]
     plugins = load_plugin_manager(environ={})
     plugins.register(plugin, "spawning_plugin")
-    config = build_config(plugins.get_config_schema(), preset="devnet", environ={})
+    config = build_config(
+        plugins.get_config_schema(), preset="devnet", flags=[f"node.data_dir={tmp_path}"], environ={}
+    )
     node = Node(config, plugins)
     await node.start()
     assert node.services is not None and node.services.running == ["clock", "spawner"]
