@@ -257,7 +257,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: load plugins, add their commands, run; one-line errors."""
     try:
         cli.get_plugin_manager()  # load plugins first so a broken plugin is reported as one line
-        cli.main(args=argv, prog_name="spacemesh", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="spacemesh", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            sys.exit(result)  # a command that called ctx.exit(code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -91,3 +91,27 @@ def test_plugins_add_commands_through_the_hook() -> None:
     finally:
         cli.use_plugin_manager(load_plugin_manager())
     assert "greet" not in cli.commands
+
+
+def test_a_command_exit_code_reaches_the_shell() -> None:
+    script = (
+        "import click, types, sys\n"
+        "from spacemesh_core.cli import cli, main\n"
+        "from spacemesh_core.kernel.plugins import load_plugin_manager\n"
+        "from spacemesh_hooks import hookimpl\n"
+        "mod = types.ModuleType('exiter')\n"
+        "@hookimpl\n"
+        "def spacemesh_cli_commands(cli):\n"
+        "    @click.command('fail')\n"
+        "    @click.pass_context\n"
+        "    def fail(ctx):\n"
+        "        ctx.exit(3)\n"
+        "    cli.add_command(fail)\n"
+        "mod.spacemesh_cli_commands = spacemesh_cli_commands\n"
+        "pm = load_plugin_manager()\n"
+        "pm.register(mod, 'exiter')\n"
+        "cli.use_plugin_manager(pm)\n"
+        "main(['fail'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr

@@ -1,0 +1,1 @@
+"""Plugin ``initializer_reference``: the pure-Python label function (the oracle; slow)."""

@@ -1,0 +1,1 @@
+"""Proofs of Space-Time: labels, initialization, the label store, proving and verification."""
