@@ -53,3 +53,26 @@ def get_identity_names(data_dir: str | Path) -> list[str]:
     """Return the names of the identities stored under ``data_dir``, sorted."""
     folder = Path(data_dir).expanduser() / IDENTITIES_DIR
     return sorted(p.stem for p in folder.glob("*.key")) if folder.is_dir() else []
+
+
+P2P_KEY_PATH = ("p2p", "p2p.key")
+
+
+def load_or_create_p2p_key(data_dir: str | Path) -> bytes:
+    """Return the node's 32-byte transport secret key (``<data>/p2p/p2p.key``, hex), creating it once.
+
+    It is separate from the smeshing identity, as in the reference node.
+    """
+    path = Path(data_dir).expanduser().joinpath(*P2P_KEY_PATH)
+    if path.exists():
+        try:
+            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise IdentityError(f"{path} does not hold a 32-byte hex key")
+        return key
+    key = os.urandom(32)
+    write_file_atomic(path, key.hex().encode("ascii"))
+    os.chmod(path, 0o600)
+    return key

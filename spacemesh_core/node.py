@@ -13,11 +13,14 @@ from spacemesh_core.clock import LayerClock, TimeSource, parse_genesis_time
 from spacemesh_core.config import Config
 from spacemesh_core.crypto.signing import Signer
 from spacemesh_core.genesis import compute_genesis_id, compute_golden_atx
-from spacemesh_core.identity import load_or_create_identity
+from spacemesh_core.identity import load_or_create_identity, load_or_create_p2p_key
 from spacemesh_core.kernel.plugins import PluginManager
 from spacemesh_core.kernel.registry import Implementation
 from spacemesh_core.kernel.services import LoopLagMonitor, ServiceManager, ServiceSpec
 from spacemesh_core.kernel_events import LayerTicked, LoopLagDetected, ServiceStarted, ServiceStopped
+from spacemesh_core.sync.fetch import Fetcher
+from spacemesh_core.sync.ids import compute_object_id
+from spacemesh_core.sync.storage_server import create_fetch_server
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,10 @@ class Node:
         self.identity: Signer | None = None
         #: the state storage chosen by the bundle, opened at start
         self.storage: Any = None
+        #: the transport chosen by the bundle (gossip and fetch), built at start
+        self.transport: Any = None
+        #: fetches objects from peers, checking each against its id
+        self.fetcher: Fetcher | None = None
         self.bus: BusClient | None = None
         self.lag_monitor: LoopLagMonitor | None = None
         self.services: ServiceManager | None = None
@@ -96,6 +103,8 @@ class Node:
     def get_service_specs(self) -> list[ServiceSpec]:
         """Return the kernel's services plus every plugin's ``spacemesh_node_services``."""
         specs = [ServiceSpec("clock", lambda node: ClockTicker(node.clock, node.bus))]
+        if self.transport is not None:
+            specs.append(ServiceSpec("transport", lambda node: node.transport))
         for result in self.plugins.pm.hook.spacemesh_node_services(node=self):
             specs.extend(result)
         return specs
@@ -105,6 +114,15 @@ class Node:
         self.identity = load_or_create_identity(self.data_dir)
         if "state_storage" in self.components:
             self.storage = self.components["state_storage"].factory(self.config, data_dir=self.data_dir)
+        if "transport" in self.components:
+            self.transport = self.components["transport"].factory(
+                self.config,
+                secret_key=load_or_create_p2p_key(self.data_dir),
+                network_id=self.genesis_id.hex(),
+            )
+            self.fetcher = Fetcher(self.transport, compute_object_id)
+            if self.storage is not None:
+                create_fetch_server(self.storage.state).register(self.transport)
         address = self.broker.start()
         self.bus = BusClient(address, self.events, "node", context=self.broker.context)
         bus = self.bus

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spacemesh_core.crypto.hashes import compute_blake3
 from spacemesh_core.kernel.registry import Registries
 from spacemesh_core.p2p.gossip import get_gossip_policy
 from spacemesh_hooks import hookimpl
@@ -11,13 +12,21 @@ from spacemesh_plugins.transport_memory.transport import MemoryNetwork, MemoryTr
 
 
 def create_memory_transport(
-    config: Any, *, network: MemoryNetwork | None = None, peer_id: bytes | None = None, network_id: str = ""
+    config: Any,
+    *,
+    secret_key: bytes | None = None,
+    network_id: str = "",
+    network: MemoryNetwork | None = None,
 ) -> MemoryTransport:
-    """Build a memory transport (``network`` groups the transports that can see each other)."""
+    """Build a memory transport (``network`` groups the transports that can see each other).
+
+    The peer id is derived from ``secret_key`` (random when None); ``network_id`` is not needed:
+    transports on one :class:`MemoryNetwork` are one network by construction.
+    """
     p2p = config.p2p
     return MemoryTransport(
         network=network,
-        peer_id=peer_id,
+        peer_id=compute_blake3(secret_key) if secret_key is not None else None,
         max_peers=p2p.max_peers,
         peer_exchange=p2p.peer_exchange,
         policy=get_gossip_policy(config),

@@ -71,7 +71,7 @@ async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_pat
     )
     node = Node(config, plugins)
     await node.start()
-    assert node.services is not None and node.services.running == ["clock", "spawner"]
+    assert node.services is not None and node.services.running == ["clock", "transport", "spawner"]
     child, grandchild = map(int, pid_file.read_text().split())
     assert is_process_alive(child) and is_process_alive(grandchild)
     assert await node.stop() == []
@@ -80,3 +80,30 @@ async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_pat
     while (is_process_alive(child) or is_process_alive(grandchild)) and loop.time() < deadline:
         await asyncio.sleep(0.05)
     assert not is_process_alive(child) and not is_process_alive(grandchild)
+
+
+async def test_two_nodes_connect_and_fetch_from_each_other(tmp_path: Path) -> None:
+    from spacemesh_core.storage.state import AtxRecord
+    from spacemesh_core.sync.wire import Hint
+
+    plugins = load_plugin_manager(environ={})
+    schema = plugins.get_config_schema()
+    nodes = []
+    for name in ("a", "b"):
+        config = build_config(schema, preset="devnet", flags=[f"node.data_dir={tmp_path / name}"], environ={})
+        node = Node(config, plugins)
+        await node.start()
+        nodes.append(node)
+    a, b = nodes
+    try:
+        assert a.transport is not None and b.transport is not None and a.fetcher is not None
+        await a.transport.connect(b.transport.get_address())
+        await b.fetcher.transport.connect(a.transport.get_address())
+        assert b.storage is not None
+        b.storage.state.add_atx(AtxRecord(b"\x01" * 32, 2, b"\x02" * 32, 1, 1, 1, 0.0, b"not an atx"))
+        assert await a.fetcher.get_epoch_atx_ids(2) == [b"\x01" * 32]
+        # the blob does not decode as an ATX with that id, so it is refused
+        assert await a.fetcher.fetch_blobs(Hint.ATX, [b"\x01" * 32]) == {}
+    finally:
+        for node in nodes:
+            assert await node.stop() == []
