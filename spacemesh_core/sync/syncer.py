@@ -1,0 +1,151 @@
+"""The syncer: brings a node's ATXs, malfeasance proofs and layer contents in step with its peers.
+
+States follow the reference: ``not_synced`` → ``gossip_sync`` (caught up; listening to gossip for a
+while so nothing in flight is missed) → ``synced``; a node that falls more than
+``out_of_sync_layers`` behind the clock goes back to ``not_synced``. Fetched objects are handed to
+processors (the ATX handler, the ballot handler, ...) which validate and store them; the syncer
+never stores anything itself, so nothing unvalidated can enter the state through it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from spacemesh_core.clock import LayerClock
+from spacemesh_core.sync.fetch import Fetcher
+from spacemesh_core.sync.wire import Hint
+
+log = logging.getLogger(__name__)
+
+#: ``process(blob) -> None``: validate and store a fetched object; raise to reject it
+Processor = Callable[[bytes], Awaitable[None]]
+
+
+class SyncState(enum.Enum):
+    """How far the node is from the network."""
+
+    NOT_SYNCED = "not_synced"
+    GOSSIP_SYNC = "gossip_sync"
+    SYNCED = "synced"
+
+
+@attrs.define
+class SyncProgress:
+    """What the syncer has done so far."""
+
+    atx_epoch: int = -1
+    layer: int = -1
+    fetched: int = 0
+    rejected: int = 0
+    malicious: int = 0
+
+
+class Syncer:
+    """Pulls what the node lacks from its peers.
+
+    :param fetcher: fetches from peers.
+    :param clock: tells the current layer and epoch.
+    :param processors: per object kind, how to validate and store a fetched blob.
+    :param has_object: whether an object (kind, id) is already stored (so it is not fetched again).
+    :param gossip_sync_layers: layers to stay in ``gossip_sync`` before ``synced``.
+    :param out_of_sync_layers: lag beyond which the node is ``not_synced`` again.
+    :param on_state: called with the new state whenever it changes.
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        clock: LayerClock,
+        processors: dict[Hint, Processor],
+        has_object: Callable[[Hint, bytes], bool],
+        *,
+        gossip_sync_layers: int = 1,
+        out_of_sync_layers: int = 36,
+        on_state: Callable[[SyncState], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.clock = clock
+        self.processors = processors
+        self.has_object = has_object
+        self.gossip_sync_layers = gossip_sync_layers
+        self.out_of_sync_layers = out_of_sync_layers
+        self.on_state = on_state
+        self.state = SyncState.NOT_SYNCED
+        self.progress = SyncProgress()
+        self._caught_up_at: int | None = None
+
+    async def _set_state(self, state: SyncState) -> None:
+        if state is self.state:
+            return
+        log.info("sync state %s -> %s", self.state.value, state.value)
+        self.state = state
+        if self.on_state is not None:
+            result = self.on_state(state)
+            if result is not None:
+                await result
+
+    async def _process(self, hint: Hint, ids: list[bytes]) -> None:
+        missing = [i for i in ids if not self.has_object(hint, i)]
+        if not missing:
+            return
+        processor = self.processors.get(hint)
+        if processor is None:
+            return
+        found = await self.fetcher.fetch_blobs(hint, missing)
+        for object_id in missing:  # deterministic order
+            blob = found.get(object_id)
+            if blob is None:
+                continue
+            try:
+                await processor(blob)
+                self.progress.fetched += 1
+            except Exception as exc:  # an invalid object from a peer: rejected, sync goes on
+                self.progress.rejected += 1
+                log.info("fetched %s %s rejected: %s", hint.name.lower(), object_id.hex()[:12], exc)
+
+    async def sync_atxs(self) -> None:
+        """Fetch the ATXs of every epoch up to the current one."""
+        current_epoch = self.clock.get_current_epoch()
+        for epoch in range(max(self.progress.atx_epoch, 0), current_epoch + 1):
+            await self._process(Hint.ATX, await self.fetcher.get_epoch_atx_ids(epoch))
+            # the current epoch keeps growing: only past epochs count as done
+            if epoch < current_epoch:
+                self.progress.atx_epoch = epoch + 1
+
+    async def sync_malfeasance(self) -> None:
+        """Fetch proofs against identities we do not yet know to be malicious."""
+        ids = await self.fetcher.get_malicious_ids()
+        before = self.progress.fetched
+        await self._process(Hint.MALFEASANCE, ids)
+        self.progress.malicious += self.progress.fetched - before
+
+    async def sync_layers(self) -> None:
+        """Fetch ballots and blocks of every layer before the current one."""
+        last_complete = self.clock.get_current_layer() - 1
+        for layer in range(self.progress.layer + 1, last_complete + 1):
+            data = await self.fetcher.get_layer_data(layer)
+            await self._process(Hint.BALLOT, list(data.ballots))
+            await self._process(Hint.BLOCK, list(data.blocks))
+            self.progress.layer = layer
+
+    async def sync_once(self) -> SyncState:
+        """Run one round (ATXs, malfeasance, layers) and update the state."""
+        if self.clock.get_current_layer() - self.progress.layer > self.out_of_sync_layers:
+            await self._set_state(SyncState.NOT_SYNCED)
+            self._caught_up_at = None
+        await self.sync_atxs()
+        await self.sync_malfeasance()
+        await self.sync_layers()
+        current = self.clock.get_current_layer()
+        if self.progress.layer >= current - 1:
+            if self._caught_up_at is None:
+                self._caught_up_at = current
+            if current - self._caught_up_at >= self.gossip_sync_layers:
+                await self._set_state(SyncState.SYNCED)
+            elif self.state is SyncState.NOT_SYNCED:
+                await self._set_state(SyncState.GOSSIP_SYNC)
+        return self.state
