@@ -1,0 +1,1 @@
+"""The default consensus rules: hare3 with the reference's mainnet parameters."""

@@ -1,0 +1,1 @@
+"""The hare4 consensus alternative: hare3's state machine with compact proposal ids."""
