@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from spacemesh_core.bus import Broker, BusClient
 from spacemesh_core.clock import LayerClock, TimeSource, parse_genesis_time
 from spacemesh_core.config import Config
 from spacemesh_core.crypto.signing import Signer
+from spacemesh_core.fsutil import write_file_atomic
 from spacemesh_core.genesis import compute_genesis_id, compute_golden_atx
 from spacemesh_core.identity import load_or_create_identity, load_or_create_p2p_key
 from spacemesh_core.kernel.plugins import PluginManager
@@ -57,6 +60,53 @@ class ClockTicker:
             layer += 1
 
 
+STATUS_FILE = "status.json"
+
+
+class StatusWriter:
+    """Keeps ``<data>/status.json`` current: at start and at every layer tick (atomic writes).
+
+    Tools (``spacemesh devnet``, monitoring) read it without talking to the node. Services add
+    their own fields through ``node.status_providers``.
+    """
+
+    name = "status"
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._task: asyncio.Task[None] | None = None
+
+    def write(self) -> None:
+        """Write the current status now."""
+        write_file_atomic(self.node.data_dir / STATUS_FILE, json.dumps(self.node.get_status()).encode())
+
+    async def start(self) -> None:
+        """Write the status, then again after every layer tick."""
+        self.write()
+        assert self.node.bus is not None
+        subscription = await self.node.bus.subscribe([LayerTicked])
+
+        async def run() -> None:
+            try:
+                while True:
+                    await subscription.get()
+                    self.write()
+            finally:
+                subscription.close()
+
+        self._task = asyncio.create_task(run(), name="status-writer")
+
+    async def stop(self) -> None:
+        """Stop updating (the last status stays on disk, marked stopped)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.node.stopping = True
+        self.write()
+
+
 class Node:
     """Assembles and runs one node.
 
@@ -96,15 +146,37 @@ class Node:
         self.transport: Any = None
         #: fetches objects from peers, checking each against its id
         self.fetcher: Fetcher | None = None
+        #: extra status fields by name: each callable returns JSON-ready data (see StatusWriter)
+        self.status_providers: dict[str, Callable[[], Any]] = {}
+        self.stopping = False
         self.bus: BusClient | None = None
         self.lag_monitor: LoopLagMonitor | None = None
         self.services: ServiceManager | None = None
+
+    def get_status(self) -> dict[str, Any]:
+        """Return the node's status as JSON-ready data (identity, time, peers, and providers' fields)."""
+        layer = self.clock.get_current_layer()
+        status: dict[str, Any] = {
+            "node_id": self.identity.node_id.hex() if self.identity else None,
+            "address": self.transport.get_address() if self.transport is not None else None,
+            "layer": layer,
+            "epoch": self.clock.get_epoch(layer),
+            "peers": len(self.transport.get_peers()) if self.transport is not None else 0,
+            "stopping": self.stopping,
+        }
+        for name, provider in self.status_providers.items():
+            try:
+                status[name] = provider()
+            except Exception as exc:  # a broken provider must not hide the rest
+                status[name] = {"error": str(exc)}
+        return status
 
     def get_service_specs(self) -> list[ServiceSpec]:
         """Return the kernel's services plus every plugin's ``spacemesh_node_services``."""
         specs = [ServiceSpec("clock", lambda node: ClockTicker(node.clock, node.bus))]
         if self.transport is not None:
             specs.append(ServiceSpec("transport", lambda node: node.transport))
+        specs.append(ServiceSpec("status", StatusWriter, depends_on=("clock",)))
         for result in self.plugins.pm.hook.spacemesh_node_services(node=self):
             specs.extend(result)
         return specs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from spacemesh_core.clock import VirtualTime, parse_genesis_time
@@ -32,9 +33,13 @@ async def test_node_ticks_layers_on_virtual_time(tmp_path: Path) -> None:
     assert all(t.epoch == t.layer // config.network.layers_per_epoch for t in ticks)
     assert node.identity is not None and (tmp_path / "identities" / "local.key").exists()
     assert node.storage is not None and node.storage.state.get_last_applied_layer() is None
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["node_id"] == node.identity.node_id.hex() and status["layer"] >= ticks[-1].layer
+    assert status["address"] == node.transport.get_address() and status["stopping"] is False
     observer.close()
     assert await node.stop() == []
     assert (tmp_path / "state.sql").exists() and node.storage is None
+    assert json.loads((tmp_path / "status.json").read_text())["stopping"] is True
     again = Node(config, plugins, time_source)
     await again.start()
     assert again.identity is not None and again.identity.node_id == node.identity.node_id  # same key after restart
@@ -71,7 +76,7 @@ async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_pat
     )
     node = Node(config, plugins)
     await node.start()
-    assert node.services is not None and node.services.running == ["clock", "transport", "spawner"]
+    assert node.services is not None and node.services.running == ["clock", "transport", "status", "spawner"]
     child, grandchild = map(int, pid_file.read_text().split())
     assert is_process_alive(child) and is_process_alive(grandchild)
     assert await node.stop() == []
