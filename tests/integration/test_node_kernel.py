@@ -11,6 +11,7 @@ from spacemesh_core.config import build_config
 from spacemesh_core.kernel.plugins import load_plugin_manager
 from spacemesh_core.kernel_events import LayerTicked
 from spacemesh_core.node import Node
+from spacemesh_core.testing.conformance.transport import wait_until
 
 
 async def test_node_ticks_layers_on_virtual_time(tmp_path: Path) -> None:
@@ -33,8 +34,13 @@ async def test_node_ticks_layers_on_virtual_time(tmp_path: Path) -> None:
     assert all(t.epoch == t.layer // config.network.layers_per_epoch for t in ticks)
     assert node.identity is not None and (tmp_path / "identities" / "local.key").exists()
     assert node.storage is not None and node.storage.state.get_last_applied_layer() is None
-    status = json.loads((tmp_path / "status.json").read_text())
-    assert status["node_id"] == node.identity.node_id.hex() and status["layer"] >= ticks[-1].layer
+
+    def read_status() -> dict:  # type: ignore[type-arg]
+        return json.loads((tmp_path / "status.json").read_text())  # type: ignore[no-any-return]
+
+    await wait_until(lambda: read_status()["layer"] >= ticks[-1].layer, what="the status of the last layer")
+    status = read_status()
+    assert status["node_id"] == node.identity.node_id.hex()
     assert status["address"] == node.transport.get_address() and status["stopping"] is False
     observer.close()
     assert await node.stop() == []
