@@ -11,7 +11,7 @@ from spacemesh_core.config import build_config
 from spacemesh_core.kernel.plugins import load_plugin_manager
 from spacemesh_core.kernel_events import LayerTicked
 from spacemesh_core.node import Node
-from spacemesh_core.testing.conformance.transport import wait_until
+from spacemesh_core.testing.waiting import wait_until
 
 
 async def test_node_ticks_layers_on_virtual_time(tmp_path: Path) -> None:

@@ -20,19 +20,10 @@ from typing import Any
 import pytest
 
 from spacemesh_core.p2p.gossip import GossipPolicy
+from spacemesh_core.testing.waiting import wait_until
 from spacemesh_hooks.interfaces import Transport, TransportError, ValidationResult
 
 TOPIC = "conformance/1"
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``predicate`` on the event loop until it holds (a readiness wait, not a fixed sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Inbox:
