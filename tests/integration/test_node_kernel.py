@@ -82,10 +82,12 @@ async def test_stopping_a_node_with_a_subprocess_service_leaves_no_child(tmp_pat
     )
     node = Node(config, plugins)
     await node.start()
-    assert node.services is not None and node.services.running == ["clock", "transport", "status", "spawner"]
-    child, grandchild = map(int, pid_file.read_text().split())
-    assert is_process_alive(child) and is_process_alive(grandchild)
-    assert await node.stop() == []
+    try:
+        assert node.services is not None and node.services.running == ["clock", "transport", "status", "spawner"]
+        child, grandchild = map(int, pid_file.read_text().split())
+        assert is_process_alive(child) and is_process_alive(grandchild)
+    finally:
+        assert await node.stop() == []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
     while (is_process_alive(child) or is_process_alive(grandchild)) and loop.time() < deadline:

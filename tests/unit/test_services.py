@@ -86,9 +86,11 @@ async def test_stopping_a_subprocess_service_leaves_no_process(tmp_path: Path) -
     service = SubprocessService("spawner", "tests.support.services:SpawningService", {"pid_file": str(pid_file)})
     manager = ServiceManager([ServiceSpec("spawner", lambda node: service, placement="subprocess")])
     await manager.start()
-    child, grandchild = map(int, pid_file.read_text().split())
-    assert is_process_alive(child) and is_process_alive(grandchild)
-    assert await manager.stop() == []
+    try:
+        child, grandchild = map(int, pid_file.read_text().split())
+        assert is_process_alive(child) and is_process_alive(grandchild)
+    finally:
+        assert await manager.stop() == []
     deadline = time.monotonic() + 5
     while (is_process_alive(child) or is_process_alive(grandchild)) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

@@ -1,0 +1,1 @@
+"""``spacemesh devnet``: a PoET and N node processes on loopback, supervised until done."""

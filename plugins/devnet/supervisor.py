@@ -1,0 +1,224 @@
+"""Starts, watches and stops a local devnet: one PoET server and N node processes.
+
+Every child runs in a process group of its own; stopping sends SIGTERM to each group, waits, then
+SIGKILLs whatever is left, so no process outlives the devnet. Nodes are watched through their
+``status.json`` files (written atomically by each node), never through their internals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+
+NODE_STATUS_FILE = "status.json"
+
+
+class DevnetError(RuntimeError):
+    """The devnet could not be started or a process died."""
+
+
+def get_free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def format_genesis(unix_seconds: float) -> str:
+    """Return an RFC 3339 UTC timestamp with whole seconds."""
+    return dt.datetime.fromtimestamp(int(unix_seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@attrs.define
+class Child:
+    """A supervised child process."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    log_path: Path
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
+
+
+@attrs.frozen
+class DevnetPlan:
+    """What to start.
+
+    :param nodes: number of node processes.
+    :param layer_duration_s: seconds per layer.
+    :param layers_per_epoch: layers per epoch (the devnet preset's by default).
+    :param directory: where every child keeps its data and log.
+    :param genesis_delay_s: seconds from now to genesis (time for the processes to come up).
+    :param extra_flags: more ``section.key=value`` overrides for every node.
+    """
+
+    nodes: int
+    layer_duration_s: float
+    layers_per_epoch: int
+    directory: Path
+    genesis_delay_s: float = 8.0
+    extra_flags: tuple[str, ...] = ()
+
+
+class Devnet:
+    """A running devnet."""
+
+    def __init__(self, plan: DevnetPlan, python: str = sys.executable) -> None:
+        self.plan = plan
+        self.python = python
+        self.children: list[Child] = []
+        self.genesis = 0.0
+        self.poet_url = ""
+
+    def _spawn(self, name: str, args: list[str], data_dir: Path) -> Child:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.plan.directory / f"{name}.log"
+        log = log_path.open("ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [self.python, "-m", "spacemesh_core", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
+        log.close()
+        child = Child(name, process, data_dir, log_path)
+        self.children.append(child)
+        return child
+
+    def start(self) -> None:
+        """Start the PoET, the first node (the bootnode), then the others pointing at it.
+
+        :raises DevnetError: when a process dies or the bootnode does not report its address.
+        """
+        plan = self.plan
+        plan.directory.mkdir(parents=True, exist_ok=True)
+        self.genesis = time.time() + plan.genesis_delay_s
+        epoch_s = plan.layers_per_epoch * plan.layer_duration_s
+        poet_port = get_free_port()
+        self.poet_url = f"http://127.0.0.1:{poet_port}"
+        poet_dir = plan.directory / "poet"
+        poet_config = plan.directory / "poet.toml"
+        poet_config.write_text(
+            tomli_w.dumps(
+                {
+                    "poet_server": {
+                        "datadir": str(poet_dir),
+                        "genesis": format_genesis(self.genesis),
+                        "epoch_duration": epoch_s,
+                        "phase_shift": epoch_s / 2,
+                        "cycle_gap": epoch_s / 4,
+                        "listen": f"127.0.0.1:{poet_port}",
+                        "pow_difficulty": 4,
+                    }
+                }
+            )
+        )
+        self._spawn("poet", ["poet", "serve", "--config", str(poet_config)], poet_dir)
+        bootnode = self._start_node(0, [])
+        address = self._wait_for_address(bootnode)
+        for index in range(1, plan.nodes):
+            self._start_node(index, [address])
+
+    def get_node_flags(self, index: int, bootnodes: list[str]) -> list[str]:
+        """Return the ``--set`` overrides of node ``index``."""
+        plan = self.plan
+        flags = [
+            f"node.data_dir={plan.directory / f'node-{index}'}",
+            f"network.genesis_time={format_genesis(self.genesis)}",
+            f"network.layer_duration_s={plan.layer_duration_s}",
+            f"network.layers_per_epoch={plan.layers_per_epoch}",
+            "p2p.listen=tcp://127.0.0.1:0",
+            f"p2p.bootnodes={','.join(bootnodes)}",
+            f"poet.servers={self.poet_url}",
+            *plan.extra_flags,
+        ]
+        return flags
+
+    def _start_node(self, index: int, bootnodes: list[str]) -> Child:
+        args = ["node", "--preset", "devnet"]
+        for flag in self.get_node_flags(index, bootnodes):
+            args += ["--set", flag]
+        return self._spawn(f"node-{index}", args, self.plan.directory / f"node-{index}")
+
+    def _wait_for_address(self, child: Child, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = read_status(child.data_dir)
+            if status and status.get("address"):
+                return str(status["address"])
+            if not child.is_running():
+                raise DevnetError(f"{child.name} exited with {child.process.returncode}; see {child.log_path}")
+            time.sleep(0.1)
+        raise DevnetError(f"{child.name} did not report its address within {timeout} s")
+
+    def get_statuses(self) -> dict[str, dict[str, Any] | None]:
+        """Return the latest status of every node."""
+        return {c.name: read_status(c.data_dir) for c in self.children if c.name.startswith("node-")}
+
+    def get_dead_children(self) -> list[Child]:
+        """Return the children that exited on their own."""
+        return [c for c in self.children if not c.is_running()]
+
+    def stop(self, timeout: float = 15.0) -> list[str]:
+        """Stop every child (SIGTERM, then SIGKILL after ``timeout``); return those that needed SIGKILL."""
+        for child in self.children:
+            _signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        killed = []
+        for child in self.children:
+            remaining = max(deadline - time.monotonic(), 0.1)
+            try:
+                child.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                killed.append(child.name)
+            # anything the child left in its group goes too
+            _signal_group(child.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(5)
+        return killed
+
+    def wait_for(self, predicate: Callable[[dict[str, dict[str, Any] | None]], bool], timeout: float) -> bool:
+        """Poll node statuses until ``predicate`` holds; False on timeout.
+
+        :raises DevnetError: when a child died.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = self.get_dead_children()
+            if dead:
+                raise DevnetError(f"{dead[0].name} exited with {dead[0].process.returncode}; see {dead[0].log_path}")
+            if predicate(self.get_statuses()):
+                return True
+            time.sleep(0.2)
+        return False
+
+
+def read_status(data_dir: Path) -> dict[str, Any] | None:
+    """Return a node's ``status.json`` or None when it is not there yet."""
+    try:
+        return json.loads((data_dir / NODE_STATUS_FILE).read_text())  # type: ignore[no-any-return]
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -1,0 +1,1 @@
+"""``spacemesh wallet``: encrypted keys, addresses, signing, multisig workflows, node queries."""
