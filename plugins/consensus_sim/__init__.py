@@ -1,0 +1,1 @@
+"""The consensus simulator: ``spacemesh sim``."""
