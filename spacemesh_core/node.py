@@ -24,6 +24,7 @@ from spacemesh_core.kernel_events import LayerTicked, LoopLagDetected, ServiceSt
 from spacemesh_core.sync.fetch import Fetcher
 from spacemesh_core.sync.ids import compute_object_id
 from spacemesh_core.sync.storage_server import create_fetch_server
+from spacemesh_core.sync.wire import Hint
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,10 @@ class Node:
         self.transport: Any = None
         #: fetches objects from peers, checking each against its id
         self.fetcher: Fetcher | None = None
+        #: objects services hold in memory and serve by hash (``hs/1``), by kind
+        self.blob_providers: dict[Hint, Callable[[Hint, bytes], bytes | None]] = {}
+        #: the mesh service (proposals, hare, tortoise, execution) when the bundle runs one
+        self.mesh: Any = None
         #: extra status fields by name: each callable returns JSON-ready data (see StatusWriter)
         self.status_providers: dict[str, Callable[[], Any]] = {}
         self.stopping = False
@@ -194,7 +199,7 @@ class Node:
             )
             self.fetcher = Fetcher(self.transport, compute_object_id)
             if self.storage is not None:
-                create_fetch_server(self.storage.state).register(self.transport)
+                create_fetch_server(self.storage.state, self.blob_providers).register(self.transport)
         address = self.broker.start()
         self.bus = BusClient(address, self.events, "node", context=self.broker.context)
         bus = self.bus

@@ -12,8 +12,13 @@ DEFAULT: dict[str, str] = {}
 #: a node on a local devnet: the native backends (fast, small data)
 DEVNET: dict[str, str] = {"initializer": "native", "prover": "native"}
 
-#: simulations: the pure-Python oracles, reproducible everywhere
-SIM: dict[str, str] = {"initializer": "reference", "prover": "reference"}
+#: simulations: everything in memory (no sockets, no files) and the pure-Python oracles
+SIM: dict[str, str] = {
+    "state_storage": "memory",
+    "transport": "memory",
+    "initializer": "reference",
+    "prover": "reference",
+}
 
 
 @hookimpl

@@ -8,8 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from spacemesh_core.config.schema import ConfigError
+from spacemesh_core.crypto.address import compute_wallet_principal
+from spacemesh_core.crypto.hashes import compute_blake3
+from spacemesh_core.crypto.signing import Signer
 
 PresetValues = dict[str, dict[str, Any]]
+
+#: The devnet faucet: a wallet whose key anyone can derive (``get_devnet_faucet_seed``), funded at
+#: genesis so that a fresh devnet can move coins before any reward is paid. Never use it elsewhere.
+DEVNET_FAUCET_SEED = compute_blake3(b"spacemesh-py devnet faucet")
+DEVNET_FAUCET_ADDRESS = compute_wallet_principal(Signer.from_seed(DEVNET_FAUCET_SEED).public_key)
+DEVNET_FAUCET_BALANCE = 10**15
 
 MAINNET: PresetValues = {}
 
@@ -39,6 +48,7 @@ DEVNET: PresetValues = {
         "hrp": "smdev",
         "tick_size": 128,
         "min_active_set_weight": 1,
+        "genesis_accounts": [f"{bytes(DEVNET_FAUCET_ADDRESS).hex()}={DEVNET_FAUCET_BALANCE}"],
     },
     "post": {
         "min_num_units": 1,
@@ -51,7 +61,7 @@ DEVNET: PresetValues = {
         "max_file_size": 16 * 4096,
     },
     "poet": {"phase_shift_s": 12.0, "cycle_gap_s": 4.0, "grace_period_s": 1.0},
-    "hare": {"committee": 20, "leaders": 3, "preround_delay_s": 0.5, "round_duration_s": 0.4},
+    "hare": {"committee": 50, "leaders": 5, "preround_delay_s": 0.5, "round_duration_s": 0.4},
     "tortoise": {"window": 60, "bad_beacon_vote_delay_layers": 12},
     "beacon": {
         "kappa": 40,

@@ -13,7 +13,7 @@ from spacemesh_core.types.poet import PoetProofMessage
 from spacemesh_core.types.primitives import ATX_ID_SIZE
 from spacemesh_core.types.tx import compute_tx_id
 
-#: an active set is the SCALE list of its ATX ids
+#: an active set travels as the SCALE list of its ATX ids
 ACTIVE_SET_TYPE = List(Bytes(ATX_ID_SIZE), 1_000_000)
 
 
@@ -45,6 +45,6 @@ def compute_object_id(hint: Hint, blob: bytes) -> bytes:
     if hint is Hint.MALFEASANCE:
         return get_accused_node_id(decode(MalfeasanceProof, blob))
     if hint is Hint.ACTIVE_SET:
-        decode_value(ACTIVE_SET_TYPE, blob)
-        return compute_blake3(blob)
+        # the id of an active set is the ``ActiveSetHash`` of epoch data: blake3 of its sorted ids
+        return compute_blake3(*sorted(bytes(i) for i in decode_value(ACTIVE_SET_TYPE, blob)))
     raise ValueError(f"objects of kind {hint.name} are not fetched by id")

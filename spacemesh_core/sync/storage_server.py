@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from spacemesh_core.storage.state import StateStore
 from spacemesh_core.sync.fetch import FetchServer
 from spacemesh_core.sync.wire import Hint, LayerData, LayerOpinion
@@ -31,8 +33,21 @@ def get_stored_blob(state: StateStore, hint: Hint, object_id: bytes) -> bytes | 
     return None
 
 
-def create_fetch_server(state: StateStore) -> FetchServer:
-    """Return a :class:`FetchServer` backed by ``state``."""
+def create_fetch_server(
+    state: StateStore, providers: Mapping[Hint, Callable[[Hint, bytes], bytes | None]] | None = None
+) -> FetchServer:
+    """Return a :class:`FetchServer` backed by ``state``.
+
+    :param providers: per kind, a lookup for objects services keep in memory (proposals); it is
+        consulted at request time, so services may add theirs after the server is registered.
+    """
+    extra = providers if providers is not None else {}
+
+    def get_blob(hint: Hint, object_id: bytes) -> bytes | None:
+        provider = extra.get(hint)
+        if provider is not None:
+            return provider(hint, object_id)
+        return get_stored_blob(state, hint, object_id)
 
     def get_layer_data(layer: int) -> LayerData:
         return LayerData(
@@ -45,7 +60,7 @@ def create_fetch_server(state: StateStore) -> FetchServer:
         return LayerOpinion(record.applied_block, record.state_hash)
 
     return FetchServer(
-        lambda hint, object_id: get_stored_blob(state, hint, object_id),
+        get_blob,
         state.get_atx_ids_in_epoch,
         get_layer_data,
         get_layer_opinion,

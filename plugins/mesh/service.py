@@ -1,0 +1,741 @@
+"""The mesh service: one node's part in consensus over the real network.
+
+Per layer (protocol.md §1.2, §3, §5, §6, §7): eligible smeshers publish proposals (``pp1``); at the
+preround the hare engine starts and its messages travel on ``/h/3.0``; the hare output becomes the
+unified block; at the end of the layer the tortoise counts the ballots' votes; layers it has
+decided (or, within hdist, layers with a hare output) are executed by the VM, with rewards, and the
+result is stored. Transactions arrive on ``tx1`` and wait in the mempool; malfeasance proofs travel
+on ``mp1``.
+
+Every incoming message is decoded, validated and only then accepted and forwarded (the transport's
+gossip router forwards what the validator accepts). Nothing a peer sends is stored before it
+passed validation.
+
+Beacons: this service uses the *fallback beacon* of each epoch, ``blake3(prefix || genesis id ||
+epoch)[:4]``, as a node does when it has not run the beacon protocol and takes the value from
+its bootstrap data (the engines of the beacon protocol are in ``spacemesh_core.consensus.beacon``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+import attrs
+
+from spacemesh_core.codec.scale import ScaleError, decode, encode, encode_value
+from spacemesh_core.consensus.blocks import BlockError, BlockProposal, BlockTx, generate_block
+from spacemesh_core.consensus.eligibility import (
+    AtxInfo,
+    EligibilityConfig,
+    EligibilityError,
+    compute_active_set_hash,
+    compute_eligibilities,
+    compute_slots,
+    verify_ballot_eligibility,
+)
+from spacemesh_core.consensus.hare3 import ProposalCandidate, select_initial_proposals
+from spacemesh_core.consensus.malfeasance import (
+    MalfeasanceDetector,
+    MalfeasanceRegistry,
+    get_accused_node_id,
+    verify_malfeasance_proof,
+)
+from spacemesh_core.consensus.tortoise import (
+    Tortoise,
+    TortoiseBallot,
+    TortoiseConfig,
+    TortoiseError,
+    UnknownBaseBallotError,
+    compute_ballot_weight_units,
+)
+from spacemesh_core.crypto.hashes import compute_blake3
+from spacemesh_core.crypto.signing import is_valid_signature
+from spacemesh_core.storage.state import AccountRecord, BallotRecord, RewardRecord, TransactionRecord
+from spacemesh_core.sync.ids import ACTIVE_SET_TYPE
+from spacemesh_core.sync.wire import Hint
+from spacemesh_core.types.ballot import Ballot, EpochData, InnerBallot, InnerProposal, Proposal
+from spacemesh_core.types.block import Block
+from spacemesh_core.types.hare import HareMessage
+from spacemesh_core.types.malfeasance import MalfeasanceGossip, MalfeasanceProof
+from spacemesh_core.types.primitives import EMPTY_BALLOT_ID, EMPTY_HASH32, SigningDomain
+from spacemesh_core.vm.mempool import Mempool, MempoolRejection
+from spacemesh_core.vm.template import TemplateRegistry
+from spacemesh_core.vm.transaction import TransactionError
+from spacemesh_core.vm.vm import VM, CoinbaseReward
+from spacemesh_hooks.interfaces import ValidationResult
+from spacemesh_plugins.mesh.atxdata import AtxData
+
+log = logging.getLogger(__name__)
+
+TOPIC_PROPOSAL = "pp1"
+TOPIC_HARE = "/h/3.0"
+TOPIC_TX = "tx1"
+TOPIC_MALFEASANCE = "mp1"
+BEACON_PREFIX = b"spacemesh-py fallback beacon"
+#: hare messages of a layer whose engine is not running yet are kept (bounded) and replayed
+MAX_EARLY_HARE_MESSAGES = 2000
+#: seconds before the layer's end at which the tortoise counts and the executor runs
+LAYER_END_MARGIN_S = 0.1
+
+
+def compute_fallback_beacon(genesis_id: bytes, epoch: int) -> bytes:
+    """Return the fallback beacon of ``epoch``: ``blake3(prefix || genesis id || LE32(epoch))[:4]``."""
+    return compute_blake3(BEACON_PREFIX, genesis_id, epoch.to_bytes(4, "little"))[:4]
+
+
+def parse_genesis_accounts(entries: Sequence[str]) -> list[tuple[bytes, int]]:
+    """Parse ``'hex address=balance'`` entries of ``network.genesis_accounts``.
+
+    :raises ValueError: naming the entry that is not of that form.
+    """
+    accounts = []
+    for entry in entries:
+        address_hex, sep, balance = entry.partition("=")
+        try:
+            address = bytes.fromhex(address_hex.strip())
+            amount = int(balance)
+        except ValueError:
+            address, amount = b"", -1
+        if not sep or len(address) != 24 or amount < 0:
+            raise ValueError(f"genesis account {entry!r} is not '<48 hex digits>=<balance>'")
+        accounts.append((address, amount))
+    return accounts
+
+
+@attrs.define
+class _Epoch:
+    """What a node knows of an epoch once it starts."""
+
+    epoch: int
+    beacon: bytes
+    atxs: dict[bytes, AtxInfo]
+    active_ids: list[bytes]
+    active_weight: int
+    own: AtxInfo | None
+    slots: int = 0
+    eligibilities: dict[int, list[Any]] = attrs.field(factory=dict)
+    ref_ballot: bytes | None = None
+
+
+class MeshService:
+    """Runs proposals, hare, blocks, tortoise and execution for one node."""
+
+    name = "mesh"
+
+    def __init__(self, node: Any) -> None:
+        config = node.config
+        self.node = node
+        self.state = node.storage.state
+        self.signer = node.identity
+        self.genesis_id: bytes = node.genesis_id
+        self.clock = node.clock
+        self.transport = node.transport
+        self.layers_per_epoch = config.network.layers_per_epoch
+        self.layer_duration = config.network.layer_duration_s
+        self.effective_genesis = 2 * self.layers_per_epoch - 1
+        self.txs_per_proposal = config.network.txs_per_proposal
+        hare = config.hare
+        self.suite = node.components["consensus"].factory(
+            committee=hare.committee,
+            leaders=hare.leaders,
+            iterations_limit=hare.iterations_limit,
+            preround_delay=hare.preround_delay_s,
+            round_duration=hare.round_duration_s,
+        )
+        self.eligibility_config = EligibilityConfig(
+            self.layers_per_epoch, config.network.layer_avg_size, config.network.min_active_set_weight
+        )
+        tortoise = config.tortoise
+        self.tortoise = Tortoise(
+            TortoiseConfig(
+                hdist=tortoise.hdist,
+                zdist=tortoise.zdist,
+                window=tortoise.window,
+                max_exceptions=tortoise.max_exceptions,
+                bad_beacon_vote_delay=tortoise.bad_beacon_vote_delay_layers,
+                layers_per_epoch=self.layers_per_epoch,
+                effective_genesis=self.effective_genesis,
+            )
+        )
+        self.registry = MalfeasanceRegistry()
+        self.detector = MalfeasanceDetector(self.registry)
+        self.vm = VM(
+            TemplateRegistry.from_registries(node.registries),
+            genesis_id=self.genesis_id,
+            gas_limit=config.network.block_gas_limit,
+            effective_genesis=self.effective_genesis + 1,
+        )
+        self.genesis_accounts = parse_genesis_accounts(config.network.genesis_accounts)
+        self.vm.apply_genesis(self.genesis_accounts)
+        self.mempool = Mempool(self.vm)
+        self.atxs = AtxData(self.state, node.golden_atx)
+        self.epochs: dict[int, _Epoch] = {}
+        self.proposals: dict[int, dict[bytes, Proposal]] = {}
+        self.hare: dict[int, Any] = {}
+        self.early_hare: dict[int, list[tuple[bytes, HareMessage]]] = {}
+        self.applied: dict[int, bytes | None] = {}
+        self.transactions_applied = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register the gossip validators and the proposal server, recover, start the layer loop."""
+        self.transport.register_gossip(TOPIC_PROPOSAL, self.handle_proposal)
+        self.transport.register_gossip(TOPIC_HARE, self.handle_hare_message)
+        self.transport.register_gossip(TOPIC_TX, self.handle_transaction)
+        self.transport.register_gossip(TOPIC_MALFEASANCE, self.handle_malfeasance)
+        self.node.blob_providers[Hint.PROPOSAL] = self.get_proposal_blob
+        self.node.status_providers["mesh"] = self.get_status
+        self.node.mesh = self
+        self._recover()
+        self._loop_task = asyncio.create_task(self._run_layers(), name="mesh-layers")
+
+    async def stop(self) -> None:
+        """Stop the layer loop and every hare instance."""
+        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loop_task = None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("mesh task failed", exc_info=task.exception())
+
+    def get_status(self) -> dict[str, Any]:
+        """Return the ``mesh`` part of the node status."""
+        hashes = self.state.get_state_hashes()
+        coinbases = {atx.inner.coinbase for atx in self._get_own_atxs()}
+        rewards = sum(r.total for cb in coinbases for r in self.state.get_rewards(bytes(cb)))
+        return {
+            "layers_applied": len(hashes),
+            "last_applied": max(hashes) if hashes else None,
+            "state_hashes": {str(layer): h.hex() for layer, h in hashes.items()},
+            "rewards": rewards,
+            "transactions_applied": self.transactions_applied,
+            "mempool": len(self.mempool),
+            "verified": self.tortoise.verified,
+            "malicious": [n.hex() for n in self.registry.get_malicious_ids()],
+        }
+
+    def _get_own_atxs(self) -> list[Any]:
+        record = self.state.get_last_atx_of_node(self.signer.node_id)
+        found = self.atxs.get_atx(record.id) if record else None
+        return [found[1]] if found else []
+
+    # -- recovery ------------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Rebuild the in-memory engines from storage after a restart: ballots and blocks feed the
+        tortoise, stored hare outputs are replayed, applied layers are re-executed."""
+        last = self.state.get_last_applied_layer()
+        for layer in range(self.effective_genesis + 1, (last or self.effective_genesis) + 1):
+            self._ensure_epoch(layer // self.layers_per_epoch)
+            for record in self.state.get_ballots_in_layer(layer):
+                with contextlib.suppress(ScaleError, TortoiseError):
+                    self._add_ballot_to_tortoise(decode(Ballot, record.blob))
+            for block in self.state.get_blocks_in_layer(layer):
+                with contextlib.suppress(ScaleError):
+                    self.tortoise.on_block(layer, block.id, decode(Block, block.blob).tick_height)
+            info = self.state.get_layer(layer)
+            if info.hare_done:
+                self.tortoise.on_hare_output(layer, info.hare_output)
+            self.tortoise.tally_votes(layer + 1)
+            self._execute_layer(layer, info.applied_block, persist=False)
+
+    # -- epochs --------------------------------------------------------------------------------
+
+    def _ensure_epoch(self, epoch: int) -> _Epoch:
+        known = self.epochs.get(epoch)
+        if known is not None:
+            return known
+        beacon = compute_fallback_beacon(self.genesis_id, epoch)
+        atxs = self.atxs.get_epoch_infos(epoch)
+        active = sorted(
+            atx_id for atx_id, info in atxs.items() if not self.registry.is_malicious(info.node_id)
+        )
+        weight = sum(atxs[a].weight for a in active)
+        own = next((info for info in atxs.values() if info.node_id == self.signer.node_id), None)
+        info = _Epoch(epoch, beacon, atxs, active, weight, own)
+        if own is not None and weight > 0:
+            info.slots = compute_slots(own.weight, weight, self.eligibility_config)
+            info.eligibilities = compute_eligibilities(
+                self.signer, beacon, epoch, own.vrf_nonce, info.slots, self.layers_per_epoch
+            )
+        self.tortoise.set_epoch_weight(epoch, max(weight, 1))
+        self.tortoise.on_beacon(epoch, beacon)
+        self.epochs[epoch] = info
+        return info
+
+    # -- the layer loop ------------------------------------------------------------------------
+
+    async def _run_layers(self) -> None:
+        layer = max(self.clock.get_current_layer(), 0)
+        while True:
+            await self.clock.wait_for_layer(layer)
+            self._spawn(self._run_layer(layer))
+            layer += 1
+
+    async def _run_layer(self, layer: int) -> None:
+        start = self.clock.get_layer_start(layer)
+        if layer > self.effective_genesis:
+            self._ensure_epoch(layer // self.layers_per_epoch)
+            await self._propose(layer)
+            await self._run_hare(layer, start)
+        await self.clock.time.sleep_until(start + self.layer_duration - LAYER_END_MARGIN_S)
+        self.tortoise.tally_votes(layer)
+        self._execute()
+        self._evict(layer)
+
+    def _evict(self, layer: int) -> None:
+        horizon = layer - self.tortoise.config.window
+        for store in (self.proposals, self.hare, self.early_hare):
+            for old in [lid for lid in store if lid < horizon]:
+                del store[old]
+
+    # -- proposals -----------------------------------------------------------------------------
+
+    async def _propose(self, layer: int) -> None:
+        epoch_info = self._ensure_epoch(layer // self.layers_per_epoch)
+        proofs = epoch_info.eligibilities.get(layer)
+        if not proofs or epoch_info.own is None or self.registry.is_malicious(self.signer.node_id):
+            return
+        encoded = self.tortoise.encode_votes(layer)
+        epoch_data = None
+        if epoch_info.ref_ballot is None:
+            active_blob = encode_value(ACTIVE_SET_TYPE, tuple(epoch_info.active_ids))
+            set_id = compute_active_set_hash(epoch_info.active_ids)
+            self.state.add_active_set(set_id, epoch_info.epoch, active_blob)
+            epoch_data = EpochData(set_id, epoch_info.beacon, epoch_info.slots)
+        inner = InnerBallot(
+            layer, epoch_info.own.atx_id, encoded.opinion_hash, epoch_info.ref_ballot or EMPTY_BALLOT_ID, epoch_data
+        )
+        unsigned = Ballot(inner, bytes(64), self.signer.node_id, encoded.votes, tuple(proofs), ())
+        ballot = attrs.evolve(
+            unsigned, signature=self.signer.sign(SigningDomain.BALLOT, unsigned.get_signed_bytes(), self.genesis_id)
+        )
+        if epoch_info.ref_ballot is None:
+            epoch_info.ref_ballot = ballot.compute_id()
+        limit = self.txs_per_proposal * len(proofs)
+        tx_ids = tuple(self.vm.parse(raw).tx_id for raw in self.mempool.get_block_candidates()[:limit])
+        previous = self.tortoise.get_layer(layer - 1)
+        mesh_hash = previous.opinion if previous is not None and previous.opinion else EMPTY_HASH32
+        inner_proposal = InnerProposal(ballot, tx_ids, mesh_hash)
+        unsigned_proposal = Proposal(inner_proposal, bytes(64))
+        signature = self.signer.sign(SigningDomain.PROPOSAL, unsigned_proposal.get_signed_bytes(), self.genesis_id)
+        proposal = Proposal(inner_proposal, signature)
+        self._accept_proposal(proposal)
+        await self.transport.publish(TOPIC_PROPOSAL, encode(proposal))
+
+    def get_proposal_blob(self, hint: Hint, proposal_id: bytes) -> bytes | None:
+        """Serve a proposal we hold (fetch protocol ``hs/1``)."""
+        for layer_proposals in self.proposals.values():
+            proposal = layer_proposals.get(proposal_id)
+            if proposal is not None:
+                return encode(proposal)
+        return None
+
+    async def _get_active_set_weight(self, ballot: Ballot, peer: bytes) -> int | None:
+        """Return the weight of the active set a reference ballot declares (fetching it if needed)."""
+        assert ballot.inner.epoch_data is not None
+        set_id = ballot.inner.epoch_data.active_set_hash
+        blob = self.state.get_active_set(set_id)
+        if blob is None and self.node.fetcher is not None:
+            found = await self.node.fetcher.fetch_blobs(Hint.ACTIVE_SET, [set_id], [peer])
+            blob = found.get(set_id)
+            if blob is not None:
+                self.state.add_active_set(set_id, ballot.layer // self.layers_per_epoch, blob)
+        if blob is None:
+            return None
+        total = 0
+        for atx_id in decode_active_set(blob):
+            info = self.atxs.get_info(atx_id)
+            if info is None:
+                return None
+            total += info.weight
+        return total
+
+    async def handle_proposal(self, peer: bytes, data: bytes) -> ValidationResult:
+        """Validate a gossiped proposal; accept (store, count, forward) only a valid one."""
+        try:
+            proposal = decode(Proposal, data)
+        except ScaleError:
+            return ValidationResult.REJECT
+        ballot = proposal.ballot
+        layer = ballot.layer
+        if layer <= self.effective_genesis or layer > self.clock.get_current_layer() + 1:
+            return ValidationResult.IGNORE
+        proposal_id = proposal.compute_id()
+        if proposal_id in self.proposals.get(layer, {}):
+            return ValidationResult.IGNORE
+        smesher = bytes(ballot.smesher_id)
+        if not (
+            is_valid_signature(smesher, SigningDomain.BALLOT, ballot.get_signed_bytes(), ballot.signature,
+                               self.genesis_id)
+            and is_valid_signature(smesher, SigningDomain.PROPOSAL, proposal.get_signed_bytes(),
+                                   proposal.signature, self.genesis_id)
+        ):
+            return ValidationResult.REJECT
+        info = self.atxs.get_info(ballot.inner.atx_id)
+        if info is None:
+            log.debug("proposal %s ignored: unknown ATX", proposal_id.hex()[:12])
+            return ValidationResult.IGNORE  # the ATX has not reached us yet: sync will bring it
+        ref = None
+        weight = None
+        if ballot.inner.epoch_data is None:
+            record = self.state.get_ballot(ballot.inner.ref_ballot)
+            if record is None:
+                log.debug("proposal %s ignored: unknown reference ballot", proposal_id.hex()[:12])
+                return ValidationResult.IGNORE
+            ref = decode(Ballot, record.blob)
+        else:
+            weight = await self._get_active_set_weight(ballot, peer)
+            if weight is None:
+                log.debug("proposal %s ignored: active set unavailable", proposal_id.hex()[:12])
+                return ValidationResult.IGNORE
+        try:
+            verify_ballot_eligibility(
+                ballot, info, ref_ballot=ref, active_set_weight=weight, config=self.eligibility_config
+            )
+        except EligibilityError as exc:
+            log.info("proposal %s rejected: %s", proposal_id.hex()[:12], exc)
+            return ValidationResult.REJECT
+        if not await self._have_transactions(proposal.inner.tx_ids, peer):
+            log.debug("proposal %s ignored: transactions unavailable", proposal_id.hex()[:12])
+            return ValidationResult.IGNORE
+        self._accept_proposal(proposal)
+        return ValidationResult.ACCEPT
+
+    def _accept_proposal(self, proposal: Proposal) -> None:
+        ballot = proposal.ballot
+        layer = ballot.layer
+        self.proposals.setdefault(layer, {})[proposal.compute_id()] = proposal
+        ballot_id = ballot.compute_id()
+        self.state.add_ballot(
+            BallotRecord(ballot_id, layer, bytes(ballot.smesher_id), bytes(ballot.inner.atx_id), encode(ballot))
+        )
+        proof = self.detector.process_ballot(ballot, self.clock.time.now())
+        if proof is not None:
+            self._spawn(self._publish_malfeasance(proof))
+        with contextlib.suppress(TortoiseError):
+            self._add_ballot_to_tortoise(ballot)
+
+    def _add_ballot_to_tortoise(self, ballot: Ballot) -> None:
+        epoch = ballot.layer // self.layers_per_epoch
+        epoch_info = self._ensure_epoch(epoch)
+        atx = epoch_info.atxs.get(bytes(ballot.inner.atx_id)) or self.atxs.get_info(ballot.inner.atx_id)
+        if atx is None:
+            raise TortoiseError("ballot of an unknown ATX")
+        slots = self._get_ballot_slots(ballot)
+        weight = compute_ballot_weight_units(atx.weight, slots, len(ballot.eligibility_proofs))
+        for header in ballot.votes.support:
+            block = self.state.get_block(header.id)
+            if block is not None:
+                self.tortoise.on_block(header.layer_id, header.id, decode(Block, block.blob).tick_height)
+        try:
+            self.tortoise.on_ballot(TortoiseBallot.from_ballot(ballot, weight, epoch_info.beacon))
+        except UnknownBaseBallotError:
+            base = self.state.get_ballot(ballot.votes.base)
+            if base is None:
+                raise
+            self._add_ballot_to_tortoise(decode(Ballot, base.blob))
+            self.tortoise.on_ballot(TortoiseBallot.from_ballot(ballot, weight, epoch_info.beacon))
+
+    def _get_ballot_slots(self, ballot: Ballot) -> int:
+        if ballot.inner.epoch_data is not None:
+            return int(ballot.inner.epoch_data.eligibility_count)
+        record = self.state.get_ballot(ballot.inner.ref_ballot)
+        if record is None:
+            raise TortoiseError("reference ballot unknown")
+        ref = decode(Ballot, record.blob)
+        assert ref.inner.epoch_data is not None
+        return int(ref.inner.epoch_data.eligibility_count)
+
+    # -- transactions --------------------------------------------------------------------------
+
+    async def _have_transactions(self, tx_ids: Sequence[bytes], peer: bytes) -> bool:
+        missing = [t for t in tx_ids if t not in self.mempool and self.state.get_transaction(t) is None]
+        if not missing:
+            return True
+        if self.node.fetcher is None:
+            return False
+        found = await self.node.fetcher.fetch_blobs(Hint.TX, missing, [peer])
+        for raw in found.values():
+            self._store_transaction(raw)
+        return all(t in found for t in missing)
+
+    def _store_transaction(self, raw: bytes) -> bytes | None:
+        try:
+            parsed = self.vm.parse(raw)
+        except TransactionError:
+            return None
+        self.state.add_transaction(TransactionRecord(parsed.tx_id, parsed.header.principal, parsed.header.nonce, raw))
+        return parsed.tx_id
+
+    async def submit_transaction(self, raw: bytes) -> bytes:
+        """Add a transaction from a local user to the mempool and gossip it.
+
+        :raises MempoolRejection: with the reason it was refused (nothing is stored then).
+        """
+        entry = self.mempool.add(raw)
+        self._store_transaction(raw)
+        await self.transport.publish(TOPIC_TX, raw)
+        return entry.tx_id
+
+    async def handle_transaction(self, peer: bytes, data: bytes) -> ValidationResult:
+        """Validate a gossiped transaction into the mempool."""
+        try:
+            self.mempool.add(data)
+        except MempoolRejection as exc:
+            log.debug("transaction from %s refused: %s", peer.hex()[:12], exc)
+            return ValidationResult.IGNORE
+        except (TransactionError, ScaleError):
+            return ValidationResult.REJECT
+        self._store_transaction(data)
+        return ValidationResult.ACCEPT
+
+    # -- malfeasance ---------------------------------------------------------------------------
+
+    async def _publish_malfeasance(self, proof: MalfeasanceProof) -> None:
+        accused = get_accused_node_id(proof)
+        self.state.add_malfeasance_proof(accused, encode(proof), self.clock.time.now())
+        self.tortoise.on_malfeasance(accused)
+        await self.transport.publish(TOPIC_MALFEASANCE, encode(MalfeasanceGossip(proof, None)))
+
+    async def handle_malfeasance(self, peer: bytes, data: bytes) -> ValidationResult:
+        """Validate a gossiped malfeasance proof; from then on the identity weighs zero."""
+        try:
+            gossip = decode(MalfeasanceGossip, data)
+            accused = verify_malfeasance_proof(gossip.proof, self.genesis_id)
+        except Exception:
+            return ValidationResult.REJECT
+        if self.registry.is_malicious(accused):
+            return ValidationResult.IGNORE
+        self.registry.add_proof(gossip.proof, self.clock.time.now(), accused)
+        self.state.add_malfeasance_proof(accused, encode(gossip.proof), self.clock.time.now())
+        self.tortoise.on_malfeasance(accused)
+        return ValidationResult.ACCEPT
+
+    # -- hare ----------------------------------------------------------------------------------
+
+    async def _run_hare(self, layer: int, start: float) -> None:
+        epoch_info = self._ensure_epoch(layer // self.layers_per_epoch)
+        if not epoch_info.active_ids:
+            return
+        config = self.suite.hare_config
+        await self.clock.time.sleep_until(start + config.preround_delay)
+        weights = {epoch_info.atxs[a].node_id: epoch_info.atxs[a].weight for a in epoch_info.active_ids}
+        engine = self.suite.create_hare_engine(
+            layer, weights, epoch_info.beacon, self.genesis_id, [self.signer], self.registry
+        )
+        candidates = [
+            ProposalCandidate(
+                pid,
+                bytes(p.ballot.smesher_id),
+                bytes(p.ballot.inner.atx_id),
+                epoch_info.beacon,
+                epoch_info.atxs[bytes(p.ballot.inner.atx_id)].base_tick_height
+                if bytes(p.ballot.inner.atx_id) in epoch_info.atxs
+                else 0,
+            )
+            for pid, p in self.proposals.get(layer, {}).items()
+        ]
+        own_height = epoch_info.own.tick_height if epoch_info.own is not None else None
+        engine.set_initial(
+            select_initial_proposals(candidates, epoch_info.beacon, own_height, self.registry.is_malicious)
+        )
+        self.hare[layer] = engine
+        for peer, message in self.early_hare.pop(layer, []):
+            await self._feed_hare(engine, peer, message)
+        while not engine.finished:
+            await self.clock.time.sleep_until(start + engine.get_next_round_offset())
+            output = engine.advance()
+            for message in output.messages:
+                await self.transport.publish(TOPIC_HARE, encode(message))
+            if output.coin is not None:
+                self.tortoise.on_weak_coin(layer, output.coin)
+            if output.result is not None:
+                await self._on_hare_result(layer, output.result)
+            elif output.failed:
+                self.state.set_hare_output(layer, None)
+
+    async def _feed_hare(self, engine: Any, peer: bytes, message: HareMessage) -> ValidationResult:
+        result = engine.on_message(message)
+        if result.proof is not None and self.registry.add_proof(
+            result.proof, self.clock.time.now(), bytes(message.sender)
+        ):
+            self._spawn(self._publish_malfeasance(result.proof))
+        return ValidationResult.ACCEPT if result.accepted else ValidationResult.IGNORE
+
+    async def handle_hare_message(self, peer: bytes, data: bytes) -> ValidationResult:
+        """Hand a gossiped hare message to its layer's engine (kept for later if it is early)."""
+        try:
+            message = decode(HareMessage, data)
+        except ScaleError:
+            return ValidationResult.REJECT
+        layer = message.body.layer
+        engine = self.hare.get(layer)
+        if engine is None:
+            if self.clock.get_current_layer() <= layer <= self.clock.get_current_layer() + 1:
+                early = self.early_hare.setdefault(layer, [])
+                if len(early) < MAX_EARLY_HARE_MESSAGES:
+                    early.append((peer, message))
+            return ValidationResult.IGNORE
+        if engine.finished:
+            return ValidationResult.IGNORE
+        return await self._feed_hare(engine, peer, message)
+
+    async def _on_hare_result(self, layer: int, result: Sequence[bytes]) -> None:
+        known = self.proposals.setdefault(layer, {})
+        missing = [pid for pid in result if pid not in known]
+        if missing and self.node.fetcher is not None:
+            found = await self.node.fetcher.fetch_blobs(Hint.PROPOSAL, missing)
+            for blob in found.values():
+                with contextlib.suppress(ScaleError):
+                    proposal = decode(Proposal, blob)
+                    known[proposal.compute_id()] = proposal
+        epoch_info = self._ensure_epoch(layer // self.layers_per_epoch)
+        chosen: list[BlockProposal] = []
+        for pid in result:
+            found = known.get(pid)
+            atx = epoch_info.atxs.get(bytes(found.ballot.inner.atx_id)) if found is not None else None
+            if found is None or atx is None:
+                log.warning("layer %d: hare output proposal %s unavailable; no block", layer, pid.hex()[:12])
+                self.state.set_hare_output(layer, None)
+                self.tortoise.on_hare_output(layer, None)
+                return
+            chosen.append(
+                BlockProposal.from_proposal(found, atx.weight, self._get_ballot_slots(found.ballot),
+                                            atx.base_tick_height)
+            )
+        headers: dict[bytes, BlockTx] = {}
+        for block_proposal in chosen:
+            for tx_id in block_proposal.tx_ids:
+                header = self._get_tx_header(tx_id)
+                if header is not None:
+                    headers[tx_id] = header
+        try:
+            block = generate_block(layer, chosen, headers, gas_limit=self.vm.gas_limit)
+        except BlockError as exc:
+            log.warning("layer %d: no block: %s", layer, exc)
+            block = None
+        block_id = None
+        if block is not None:
+            block_id = block.compute_id()
+            self.state.add_block(block_id, layer, encode(block))
+            self.tortoise.on_block(layer, block_id, block.tick_height)
+        self.state.set_hare_output(layer, block_id)
+        self.tortoise.on_hare_output(layer, block_id)
+
+    def _get_tx_header(self, tx_id: bytes) -> BlockTx | None:
+        entry = self.mempool.get(tx_id)
+        raw = entry.parsed.raw if entry is not None else None
+        if raw is None:
+            record = self.state.get_transaction(tx_id)
+            raw = record.blob if record is not None else None
+        if raw is None:
+            return None
+        try:
+            header = self.vm.parse(raw).header
+        except TransactionError:
+            return None
+        return BlockTx(tx_id, header.principal, header.nonce, header.gas_price, header.max_gas)
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def _get_decided_block(self, layer: int) -> tuple[bool, bytes | None]:
+        """Return (decided, block) for ``layer``: the tortoise's verdict, or within hdist the hare output."""
+        if layer <= self.tortoise.verified:
+            return True, self.tortoise.get_applied_block(layer)
+        info = self.state.get_layer(layer)
+        if info.hare_done:
+            return True, info.hare_output
+        return False, None
+
+    def _execute(self) -> None:
+        """Apply every decided layer in order; revert and re-apply when a decision changed."""
+        current = self.clock.get_current_layer()
+        changed = [
+            layer for layer, block in sorted(self.applied.items())
+            if layer <= self.tortoise.verified and self.tortoise.get_applied_block(layer) != block
+        ]
+        if changed:
+            target = changed[0] - 1
+            log.warning("tortoise changed its mind about layer %d: reverting to %d", changed[0], target)
+            self.vm.revert(target)
+            self.state.revert_to_layer(target)
+            for layer in [lid for lid in self.applied if lid > target]:
+                del self.applied[layer]
+            self.mempool.update_from_state()
+        layer = max(self.applied, default=self.effective_genesis) + 1
+        while layer < current:
+            decided, block_id = self._get_decided_block(layer)
+            if not decided:
+                break
+            self._execute_layer(layer, block_id, persist=True)
+            layer += 1
+
+    def _execute_layer(self, layer: int, block_id: bytes | None, *, persist: bool) -> None:
+        raws: list[bytes] = []
+        rewards: list[CoinbaseReward] = []
+        if block_id is not None:
+            record = self.state.get_block(block_id)
+            if record is None:
+                return
+            block = decode(Block, record.blob)
+            for tx_id in block.tx_ids:
+                tx = self.state.get_transaction(tx_id)
+                if tx is not None:
+                    raws.append(tx.blob)
+            for reward in block.rewards:
+                coinbase = self.atxs.get_coinbase(reward.atx_id)
+                found = self.atxs.get_atx(reward.atx_id)
+                if coinbase is None or found is None:
+                    continue
+                weight = Fraction(reward.weight.num, reward.weight.denom)
+                rewards.append(CoinbaseReward(coinbase, weight, bytes(found[1].smesher_id)))
+        result = self.vm.apply_layer(layer, raws, rewards)
+        self.applied[layer] = block_id
+        self.transactions_applied += sum(1 for tx in result.executed)
+        if not persist:
+            return
+        accounts = []
+        for address in result.changed:
+            account = self.vm.get_account(address)
+            accounts.append(
+                AccountRecord(address, layer, account.next_nonce, account.balance, account.template, account.state)
+            )
+        self.state.apply_layer(
+            layer,
+            block_id,
+            result.state_hash,
+            accounts,
+            [RewardRecord(r.coinbase, layer, r.total_reward, r.layer_reward) for r in result.rewards],
+            [(tx.tx_id, 1 if tx.status.name == "SUCCESS" else 2) for tx in result.executed],
+        )
+        self.mempool.update_from_state()
+
+
+def decode_active_set(blob: bytes) -> tuple[bytes, ...]:
+    """Return the ATX ids of an encoded active set.
+
+    :raises ScaleError: when the bytes are not one.
+    """
+    from spacemesh_core.codec.scale import decode_value
+
+    return tuple(decode_value(ACTIVE_SET_TYPE, blob))
