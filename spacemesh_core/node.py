@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,12 +151,20 @@ class Node:
         self.blob_providers: dict[Hint, Callable[[Hint, bytes], bytes | None]] = {}
         #: the mesh service (proposals, hare, tortoise, execution) when the bundle runs one
         self.mesh: Any = None
+        #: the sync service when the bundle runs one
+        self.sync: Any = None
+        #: how services validate and store objects fetched by sync, by kind (raise to reject)
+        self.processors: dict[Hint, Callable[[bytes], Awaitable[None]]] = {}
         #: extra status fields by name: each callable returns JSON-ready data (see StatusWriter)
         self.status_providers: dict[str, Callable[[], Any]] = {}
         self.stopping = False
         self.bus: BusClient | None = None
         self.lag_monitor: LoopLagMonitor | None = None
         self.services: ServiceManager | None = None
+
+    def is_synced(self) -> bool:
+        """Return whether the node may take part in consensus (always, without a sync service)."""
+        return self.sync is None or bool(self.sync.is_synced())
 
     def get_status(self) -> dict[str, Any]:
         """Return the node's status as JSON-ready data (identity, time, peers, and providers' fields)."""

@@ -150,6 +150,9 @@ class _ProgressBar:
 @click.option("--provider", default=None, help="Initializer implementation (default: the category default).")
 @click.option("--threads", type=click.IntRange(0), default=None, help="Worker threads (native; 0 = all CPUs).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, hidden=True, help="Labels per batch.")
+@click.option("--cluster", default=None, metavar="ADDRESS|local:W",
+              help="Spread the files over a Dask cluster: a scheduler address, or local:W for W local worker "
+                   "processes (needs the 'dist' extra and a directory every worker sees).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
 @click.pass_context
 def init_command(
@@ -166,6 +169,7 @@ def init_command(
     provider: str | None,
     threads: int | None,
     batch_size: int | None,
+    cluster: str | None,
     as_json: bool,
 ) -> None:
     """Write post-rs compatible postdata files and metadata, resuming an interrupted run."""
@@ -173,22 +177,30 @@ def init_command(
     atx = _parse_hex(commitment_atx, "--commitment-atx", 32)
     backend = get_initializer(ctx, provider, threads)
     bar = _ProgressBar(enabled=not as_json and sys.stderr.isatty())
+    extra: dict[str, Any] = {}
     try:
         with bar:
-            result = initialize(
-                directory,
-                node,
-                atx,
-                units,
-                labels_per_unit,
-                scrypt_n,
-                max_file_size,
-                from_file=from_file,
-                to_file=to_file,
-                provider=backend,
-                progress=bar.update,
-                batch_size=batch_size,
-            )
+            if cluster is not None:
+                result = _initialize_on_cluster(
+                    ctx, cluster, directory, node, atx, units, labels_per_unit, scrypt_n, max_file_size,
+                    from_file, to_file, provider, threads, backend, bar, batch_size,
+                )
+                extra = {"workers": result.workers, "files_redone": list(result.files_redone)}
+            else:
+                result = initialize(
+                    directory,
+                    node,
+                    atx,
+                    units,
+                    labels_per_unit,
+                    scrypt_n,
+                    max_file_size,
+                    from_file=from_file,
+                    to_file=to_file,
+                    provider=backend,
+                    progress=bar.update,
+                    batch_size=batch_size,
+                )
     except (LabelParameterError, PostDataError, InitializationError) as exc:
         raise click.ClickException(str(exc)) from None
     meta = result.metadata
@@ -201,6 +213,7 @@ def init_command(
         "seconds": round(result.seconds, 3),
         "nonce": meta.nonce,
         "nonce_value": meta.nonce_value.hex() if meta.nonce_value else None,
+        **extra,
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -209,6 +222,47 @@ def init_command(
         f"initialized {directory}: files {len(result.files_written)} written, "
         f"{len(result.files_skipped)} already complete; {result.labels_computed:,} labels in "
         f"{result.seconds:.1f} s; VRF nonce {meta.nonce if meta.nonce is not None else 'not found yet'}"
+    )
+
+
+def _initialize_on_cluster(
+    ctx: click.Context,
+    cluster: str,
+    directory: str,
+    node: bytes,
+    atx: bytes,
+    units: int,
+    labels_per_unit: int,
+    scrypt_n: int,
+    max_file_size: int,
+    from_file: int | None,
+    to_file: int | None,
+    provider: str | None,
+    threads: int | None,
+    backend: LabelInitializer,
+    bar: _ProgressBar,
+    batch_size: int | None,
+) -> Any:
+    """``init --cluster``: one Dask task per file (spacemesh_core.post.distributed); a named
+    ``--provider`` is built on every worker from its registered factory."""
+    import functools
+
+    from spacemesh_core.post.distributed import create_local_initializer, initialize_distributed, parse_cluster_spec
+
+    spec = parse_cluster_spec(cluster)  # a bad value fails before anything is written
+    factory: Any = None
+    if provider is not None:
+        from spacemesh_core.cli import get_plugins
+
+        item = get_plugins(ctx).get_registries().get("initializer", provider)
+        kwargs: dict[str, Any] = {"threads": threads} if threads is not None and item.name == "native" else {}
+        factory = functools.partial(item.factory, **kwargs)
+    elif threads is not None:
+        factory = functools.partial(create_local_initializer, threads or None)
+    return initialize_distributed(
+        directory, node, atx, units, labels_per_unit, scrypt_n, max_file_size,
+        cluster=spec, from_file=from_file, to_file=to_file, provider_factory=factory,
+        local_provider=backend, progress=bar.update, batch_size=batch_size,
     )
 
 

@@ -192,6 +192,9 @@ class MeshService:
         self.transport.register_gossip(TOPIC_TX, self.handle_transaction)
         self.transport.register_gossip(TOPIC_MALFEASANCE, self.handle_malfeasance)
         self.node.blob_providers[Hint.PROPOSAL] = self.get_proposal_blob
+        self.node.processors[Hint.BALLOT] = self.process_synced_ballot
+        self.node.processors[Hint.BLOCK] = self.process_synced_block
+        self.node.processors[Hint.MALFEASANCE] = self.process_synced_malfeasance
         self.node.status_providers["mesh"] = self.get_status
         self.node.mesh = self
         self._recover()
@@ -293,7 +296,7 @@ class MeshService:
 
     async def _run_layer(self, layer: int) -> None:
         start = self.clock.get_layer_start(layer)
-        if layer > self.effective_genesis:
+        if layer > self.effective_genesis and self.node.is_synced():
             self._ensure_epoch(layer // self.layers_per_epoch)
             await self._propose(layer)
             await self._run_hare(layer, start)
@@ -350,13 +353,13 @@ class MeshService:
                 return encode(proposal)
         return None
 
-    async def _get_active_set_weight(self, ballot: Ballot, peer: bytes) -> int | None:
+    async def _get_active_set_weight(self, ballot: Ballot, peer: bytes | None) -> int | None:
         """Return the weight of the active set a reference ballot declares (fetching it if needed)."""
         assert ballot.inner.epoch_data is not None
         set_id = ballot.inner.epoch_data.active_set_hash
         blob = self.state.get_active_set(set_id)
         if blob is None and self.node.fetcher is not None:
-            found = await self.node.fetcher.fetch_blobs(Hint.ACTIVE_SET, [set_id], [peer])
+            found = await self.node.fetcher.fetch_blobs(Hint.ACTIVE_SET, [set_id], [peer] if peer else None)
             blob = found.get(set_id)
             if blob is not None:
                 self.state.add_active_set(set_id, ballot.layer // self.layers_per_epoch, blob)
@@ -369,6 +372,34 @@ class MeshService:
                 return None
             total += info.weight
         return total
+
+    async def _check_ballot(self, ballot: Ballot, peer: bytes | None) -> str | None:
+        """Check a ballot's signature and eligibility; return why it cannot be accepted yet (None: valid).
+
+        :raises EligibilityError: when the ballot is invalid (its sender is to be punished).
+        """
+        smesher = bytes(ballot.smesher_id)
+        if not is_valid_signature(smesher, SigningDomain.BALLOT, ballot.get_signed_bytes(), ballot.signature,
+                                  self.genesis_id):
+            raise EligibilityError("invalid ballot signature")
+        info = self.atxs.get_info(ballot.inner.atx_id)
+        if info is None:
+            return "unknown ATX"  # it has not reached us yet: sync will bring it
+        ref = None
+        weight = None
+        if ballot.inner.epoch_data is None:
+            record = self.state.get_ballot(ballot.inner.ref_ballot)
+            if record is None:
+                return "unknown reference ballot"
+            ref = decode(Ballot, record.blob)
+        else:
+            weight = await self._get_active_set_weight(ballot, peer)
+            if weight is None:
+                return "active set unavailable"
+        verify_ballot_eligibility(
+            ballot, info, ref_ballot=ref, active_set_weight=weight, config=self.eligibility_config
+        )
+        return None
 
     async def handle_proposal(self, peer: bytes, data: bytes) -> ValidationResult:
         """Validate a gossiped proposal; accept (store, count, forward) only a valid one."""
@@ -383,48 +414,59 @@ class MeshService:
         proposal_id = proposal.compute_id()
         if proposal_id in self.proposals.get(layer, {}):
             return ValidationResult.IGNORE
-        smesher = bytes(ballot.smesher_id)
-        if not (
-            is_valid_signature(smesher, SigningDomain.BALLOT, ballot.get_signed_bytes(), ballot.signature,
-                               self.genesis_id)
-            and is_valid_signature(smesher, SigningDomain.PROPOSAL, proposal.get_signed_bytes(),
-                                   proposal.signature, self.genesis_id)
-        ):
+        if not is_valid_signature(bytes(ballot.smesher_id), SigningDomain.PROPOSAL, proposal.get_signed_bytes(),
+                                  proposal.signature, self.genesis_id):
             return ValidationResult.REJECT
-        info = self.atxs.get_info(ballot.inner.atx_id)
-        if info is None:
-            log.debug("proposal %s ignored: unknown ATX", proposal_id.hex()[:12])
-            return ValidationResult.IGNORE  # the ATX has not reached us yet: sync will bring it
-        ref = None
-        weight = None
-        if ballot.inner.epoch_data is None:
-            record = self.state.get_ballot(ballot.inner.ref_ballot)
-            if record is None:
-                log.debug("proposal %s ignored: unknown reference ballot", proposal_id.hex()[:12])
-                return ValidationResult.IGNORE
-            ref = decode(Ballot, record.blob)
-        else:
-            weight = await self._get_active_set_weight(ballot, peer)
-            if weight is None:
-                log.debug("proposal %s ignored: active set unavailable", proposal_id.hex()[:12])
-                return ValidationResult.IGNORE
         try:
-            verify_ballot_eligibility(
-                ballot, info, ref_ballot=ref, active_set_weight=weight, config=self.eligibility_config
-            )
+            pending = await self._check_ballot(ballot, peer)
         except EligibilityError as exc:
             log.info("proposal %s rejected: %s", proposal_id.hex()[:12], exc)
             return ValidationResult.REJECT
+        if pending is not None:
+            log.debug("proposal %s ignored: %s", proposal_id.hex()[:12], pending)
+            return ValidationResult.IGNORE
         if not await self._have_transactions(proposal.inner.tx_ids, peer):
             log.debug("proposal %s ignored: transactions unavailable", proposal_id.hex()[:12])
             return ValidationResult.IGNORE
         self._accept_proposal(proposal)
         return ValidationResult.ACCEPT
 
+    async def process_synced_ballot(self, blob: bytes) -> None:
+        """Validate and store a ballot fetched by sync.
+
+        :raises ValueError: (ScaleError, EligibilityError) for an invalid or not yet checkable ballot.
+        """
+        ballot = decode(Ballot, blob)
+        pending = await self._check_ballot(ballot, None)
+        if pending is not None:
+            raise EligibilityError(f"ballot cannot be checked yet: {pending}")
+        self._store_ballot(ballot)
+
+    async def process_synced_block(self, blob: bytes) -> None:
+        """Store a block fetched by sync; its validity comes from the ballots' votes."""
+        block = decode(Block, blob)
+        layer = block.layer_index
+        if layer <= self.effective_genesis:
+            raise BlockError(f"block of genesis layer {layer}")
+        block_id = block.compute_id()
+        self.state.add_block(block_id, layer, blob)
+        self.tortoise.on_block(layer, block_id, block.tick_height)
+
+    async def process_synced_malfeasance(self, blob: bytes) -> None:
+        """Verify and record a malfeasance proof fetched by sync.
+
+        :raises ValueError: for an invalid proof.
+        """
+        proof = decode(MalfeasanceProof, blob)
+        accused = verify_malfeasance_proof(proof, self.genesis_id)
+        self._record_malfeasance(proof, accused)
+
     def _accept_proposal(self, proposal: Proposal) -> None:
-        ballot = proposal.ballot
+        self.proposals.setdefault(proposal.layer, {})[proposal.compute_id()] = proposal
+        self._store_ballot(proposal.ballot)
+
+    def _store_ballot(self, ballot: Ballot) -> None:
         layer = ballot.layer
-        self.proposals.setdefault(layer, {})[proposal.compute_id()] = proposal
         ballot_id = ballot.compute_id()
         self.state.add_ballot(
             BallotRecord(ballot_id, layer, bytes(ballot.smesher_id), bytes(ballot.inner.atx_id), encode(ballot))
@@ -526,10 +568,14 @@ class MeshService:
             return ValidationResult.REJECT
         if self.registry.is_malicious(accused):
             return ValidationResult.IGNORE
-        self.registry.add_proof(gossip.proof, self.clock.time.now(), accused)
-        self.state.add_malfeasance_proof(accused, encode(gossip.proof), self.clock.time.now())
-        self.tortoise.on_malfeasance(accused)
+        self._record_malfeasance(gossip.proof, accused)
         return ValidationResult.ACCEPT
+
+    def _record_malfeasance(self, proof: MalfeasanceProof, accused: bytes) -> None:
+        now = self.clock.time.now()
+        self.registry.add_proof(proof, now, accused)
+        self.state.add_malfeasance_proof(accused, encode(proof), now)
+        self.tortoise.on_malfeasance(accused)
 
     # -- hare ----------------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ import attrs
 
 from spacemesh_core.storage.database import Database
 
+#: a 32-byte zero id as an SQLite literal (ADD COLUMN accepts only constant defaults)
+_ZERO_ID_SQL = "x'" + "00" * 32 + "'"
+
 STATE_MIGRATIONS: tuple[str, ...] = (
     # version 0 -> 1: the initial schema
     """
@@ -58,7 +61,23 @@ STATE_MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE malfeasance (node_id BLOB PRIMARY KEY, proof BLOB NOT NULL, received REAL NOT NULL);
     CREATE TABLE poet_proofs (ref BLOB PRIMARY KEY, round_id TEXT NOT NULL, blob BLOB NOT NULL)
     """,
+    # version 1 -> 2: the derived ATX header fields the activation handler and builder query
+    # (protocol.md §2.2): tick heights, the chain links, the commitment and VRF nonce in force.
+    f"""
+    ALTER TABLE atxs ADD COLUMN base_tick_height INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE atxs ADD COLUMN tick_height INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE atxs ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE atxs ADD COLUMN prev_atx_id BLOB NOT NULL DEFAULT {_ZERO_ID_SQL};
+    ALTER TABLE atxs ADD COLUMN positioning_atx_id BLOB NOT NULL DEFAULT {_ZERO_ID_SQL};
+    ALTER TABLE atxs ADD COLUMN commitment_atx_id BLOB NOT NULL DEFAULT {_ZERO_ID_SQL};
+    ALTER TABLE atxs ADD COLUMN coinbase BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE atxs ADD COLUMN vrf_nonce INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX atxs_by_node_prev ON atxs (node_id, prev_atx_id);
+    CREATE INDEX atxs_by_epoch_tick_height ON atxs (publish_epoch, tick_height)
+    """,
 )
+
+_ZERO_ID = bytes(32)
 
 
 @attrs.frozen
@@ -73,6 +92,21 @@ class AtxRecord:
     weight: int
     received: float
     blob: bytes
+    #: derived header fields (schema version 2); ``num_units`` above is the *effective* count
+    base_tick_height: int = 0
+    tick_height: int = 0
+    sequence: int = 0
+    prev_atx_id: bytes = _ZERO_ID
+    positioning_atx_id: bytes = _ZERO_ID
+    commitment_atx_id: bytes = _ZERO_ID
+    coinbase: bytes = b""
+    vrf_nonce: int = 0
+
+
+_ATX_COLUMNS = (
+    "id, publish_epoch, node_id, num_units, tick_count, weight, received, blob, base_tick_height, tick_height, "
+    "sequence, prev_atx_id, positioning_atx_id, commitment_atx_id, coinbase, vrf_nonce"
+)
 
 
 @attrs.frozen
@@ -164,15 +198,14 @@ class StateStore:
             if conn.execute("SELECT 1 FROM atxs WHERE id = ?", (atx.id,)).fetchone():
                 return False
             conn.execute(
-                "INSERT INTO atxs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (atx.id, atx.publish_epoch, atx.node_id, atx.num_units, atx.tick_count, atx.weight,
-                 atx.received, atx.blob),
+                f"INSERT INTO atxs ({_ATX_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                attrs.astuple(atx),
             )
         return True
 
     def get_atx(self, atx_id: bytes) -> AtxRecord | None:
         """Return the ATX ``atx_id`` or None."""
-        row = self.db.conn.execute("SELECT * FROM atxs WHERE id = ?", (atx_id,)).fetchone()
+        row = self.db.conn.execute(f"SELECT {_ATX_COLUMNS} FROM atxs WHERE id = ?", (atx_id,)).fetchone()
         return AtxRecord(*row) if row else None
 
     def get_atx_ids_in_epoch(self, publish_epoch: int) -> list[bytes]:
@@ -185,14 +218,34 @@ class StateStore:
     def get_atx_of_node(self, node_id: bytes, publish_epoch: int) -> AtxRecord | None:
         """Return ``node_id``'s ATX published in ``publish_epoch`` or None."""
         row = self.db.conn.execute(
-            "SELECT * FROM atxs WHERE node_id = ? AND publish_epoch = ?", (node_id, publish_epoch)
+            f"SELECT {_ATX_COLUMNS} FROM atxs WHERE node_id = ? AND publish_epoch = ?", (node_id, publish_epoch)
         ).fetchone()
         return AtxRecord(*row) if row else None
 
     def get_last_atx_of_node(self, node_id: bytes) -> AtxRecord | None:
         """Return ``node_id``'s most recent ATX or None."""
         row = self.db.conn.execute(
-            "SELECT * FROM atxs WHERE node_id = ? ORDER BY publish_epoch DESC LIMIT 1", (node_id,)
+            f"SELECT {_ATX_COLUMNS} FROM atxs WHERE node_id = ? ORDER BY publish_epoch DESC LIMIT 1", (node_id,)
+        ).fetchone()
+        return AtxRecord(*row) if row else None
+
+    def get_atx_with_prev(self, node_id: bytes, prev_atx_id: bytes) -> list[AtxRecord]:
+        """Return ``node_id``'s ATXs that name ``prev_atx_id`` as their previous ATX (more than one,
+        or one that is not the smesher's latest, is an InvalidPrevATX malfeasance)."""
+        rows = self.db.conn.execute(
+            f"SELECT {_ATX_COLUMNS} FROM atxs WHERE node_id = ? AND prev_atx_id = ? ORDER BY publish_epoch, id",
+            (node_id, prev_atx_id),
+        ).fetchall()
+        return [AtxRecord(*r) for r in rows]
+
+    def get_highest_tick_atx(self, before_epoch: int, exclude_malicious: bool = True) -> AtxRecord | None:
+        """Return the ATX with the highest tick height published before ``before_epoch`` (ties: the
+        smallest id), skipping identities with a malfeasance proof unless told otherwise; None if none."""
+        malicious = "AND node_id NOT IN (SELECT node_id FROM malfeasance)" if exclude_malicious else ""
+        row = self.db.conn.execute(
+            f"SELECT {_ATX_COLUMNS} FROM atxs WHERE publish_epoch < ? {malicious} "
+            "ORDER BY tick_height DESC, id ASC LIMIT 1",
+            (before_epoch,),
         ).fetchone()
         return AtxRecord(*row) if row else None
 

@@ -53,6 +53,8 @@ class Syncer:
     :param has_object: whether an object (kind, id) is already stored (so it is not fetched again).
     :param gossip_sync_layers: layers to stay in ``gossip_sync`` before ``synced``.
     :param out_of_sync_layers: lag beyond which the node is ``not_synced`` again.
+    :param max_layers_per_round: layers one round fetches at most (the rest in later rounds).
+    :param max_epochs_per_round: past epochs of ATXs one round looks at, counting back from now.
     :param on_state: called with the new state whenever it changes.
     """
 
@@ -65,6 +67,8 @@ class Syncer:
         *,
         gossip_sync_layers: int = 1,
         out_of_sync_layers: int = 36,
+        max_layers_per_round: int = 200,
+        max_epochs_per_round: int = 100,
         on_state: Callable[[SyncState], Awaitable[None] | None] | None = None,
     ) -> None:
         self.fetcher = fetcher
@@ -74,6 +78,9 @@ class Syncer:
         self.gossip_sync_layers = gossip_sync_layers
         self.out_of_sync_layers = out_of_sync_layers
         self.on_state = on_state
+        #: bounds on one round's work, so a far-behind node makes progress round by round
+        self.max_layers_per_round = max_layers_per_round
+        self.max_epochs_per_round = max_epochs_per_round
         self.state = SyncState.NOT_SYNCED
         self.progress = SyncProgress()
         self._caught_up_at: int | None = None
@@ -110,7 +117,8 @@ class Syncer:
     async def sync_atxs(self) -> None:
         """Fetch the ATXs of every epoch up to the current one."""
         current_epoch = self.clock.get_current_epoch()
-        for epoch in range(max(self.progress.atx_epoch, 0), current_epoch + 1):
+        first = max(self.progress.atx_epoch, 0, current_epoch - self.max_epochs_per_round)
+        for epoch in range(first, current_epoch + 1):
             await self._process(Hint.ATX, await self.fetcher.get_epoch_atx_ids(epoch))
             # the current epoch keeps growing: only past epochs count as done
             if epoch < current_epoch:
@@ -125,7 +133,7 @@ class Syncer:
 
     async def sync_layers(self) -> None:
         """Fetch ballots and blocks of every layer before the current one."""
-        last_complete = self.clock.get_current_layer() - 1
+        last_complete = min(self.clock.get_current_layer() - 1, self.progress.layer + self.max_layers_per_round)
         for layer in range(self.progress.layer + 1, last_complete + 1):
             data = await self.fetcher.get_layer_data(layer)
             await self._process(Hint.BALLOT, list(data.ballots))
@@ -133,13 +141,21 @@ class Syncer:
             self.progress.layer = layer
 
     async def sync_once(self) -> SyncState:
-        """Run one round (ATXs, malfeasance, layers) and update the state."""
+        """Run one round (ATXs, malfeasance, layers) and update the state.
+
+        A node without peers has no one to catch up with: its view is the network's (a lone
+        devnet node, the first node of a network), so it counts as caught up.
+        """
         if self.clock.get_current_layer() - self.progress.layer > self.out_of_sync_layers:
             await self._set_state(SyncState.NOT_SYNCED)
             self._caught_up_at = None
-        await self.sync_atxs()
-        await self.sync_malfeasance()
-        await self.sync_layers()
+        if not self.fetcher.transport.get_peers():
+            self.progress.layer = max(self.progress.layer, self.clock.get_current_layer() - 1)
+            self.progress.atx_epoch = max(self.progress.atx_epoch, self.clock.get_current_epoch())
+        else:
+            await self.sync_atxs()
+            await self.sync_malfeasance()
+            await self.sync_layers()
         current = self.clock.get_current_layer()
         if self.progress.layer >= current - 1:
             if self._caught_up_at is None:

@@ -73,22 +73,43 @@ async def test_a_late_node_catches_up_and_becomes_synced() -> None:
     await peer.stop()
 
 
+def make_empty_server() -> FetchServer:
+    return FetchServer(lambda hint, oid: None, lambda epoch: [], lambda layer: LayerData((), ()),
+                       lambda layer: LayerOpinion(None, None), lambda: [])
+
+
 async def test_falling_behind_makes_the_node_not_synced() -> None:
     network = MemoryNetwork()
     time_source = VirtualTime(0.0)
     clock = LayerClock(0.0, 1.0, 10, time_source)
-    lonely = MemoryTransport(network=network)
-    await lonely.start()
-    syncer = Syncer(Fetcher(lonely, object_id), clock, {}, lambda hint, oid: False, out_of_sync_layers=5)
+    node = MemoryTransport(network=network, peer_exchange=False)
+    peer = MemoryTransport(network=network, peer_exchange=False)
+    make_empty_server().register(peer)
+    await node.start()
+    await peer.start()
+    await node.connect(peer.get_address())
+    syncer = Syncer(Fetcher(node, object_id), clock, {}, lambda hint, oid: False, out_of_sync_layers=5,
+                    max_layers_per_round=3)
     await time_source.advance_to(2.5)
     assert await syncer.sync_once() is SyncState.GOSSIP_SYNC
-    syncer.state = SyncState.SYNCED
-    syncer.progress.layer = 1
     await time_source.advance_to(20.5)
-    syncer.sync_layers = _no_progress  # type: ignore[method-assign]  # peers have nothing newer
+    # 18 layers behind with at most 3 layers a round: not synced until the rounds catch up
     assert await syncer.sync_once() is SyncState.NOT_SYNCED
-    await lonely.stop()
+    rounds = 1
+    while await syncer.sync_once() is SyncState.NOT_SYNCED:
+        rounds += 1
+    assert rounds == 5 and syncer.progress.layer == 19  # layers 2..19, three a round
+    await node.stop()
+    await peer.stop()
 
 
-async def _no_progress() -> None:
-    return None
+async def test_a_node_without_peers_is_caught_up() -> None:
+    time_source = VirtualTime(0.0)
+    clock = LayerClock(0.0, 1.0, 10, time_source)
+    alone = MemoryTransport(network=MemoryNetwork())
+    await alone.start()
+    syncer = Syncer(Fetcher(alone, object_id), clock, {}, lambda hint, oid: False)
+    await time_source.advance_to(10_000.5)
+    assert await syncer.sync_once() is SyncState.GOSSIP_SYNC
+    assert syncer.progress.layer == 9_999
+    await alone.stop()
