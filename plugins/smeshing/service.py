@@ -30,7 +30,13 @@ from spacemesh_core.activation.builder import (
     PostInfo,
 )
 from spacemesh_core.activation.challenge import PoetTiming
-from spacemesh_core.activation.handler import AtxHandler, AtxStatus, AtxValidationConfig, AtxValidationError
+from spacemesh_core.activation.handler import (
+    AtxDependencyError,
+    AtxHandler,
+    AtxStatus,
+    AtxValidationConfig,
+    AtxValidationError,
+)
 from spacemesh_core.activation.post_setup import PostSetup, PostSetupOptions, PostSetupState
 from spacemesh_core.activation.testing import convert_round_proof, create_prove_function
 from spacemesh_core.crypto.address import compute_wallet_principal, parse_address
@@ -38,6 +44,8 @@ from spacemesh_core.crypto.signing import Signer
 from spacemesh_core.identity import LOCAL_IDENTITY, load_or_create_identity
 from spacemesh_core.post.initialize import InitProgress
 from spacemesh_core.post.prover import ProvingParams
+from spacemesh_core.sync.wire import Hint
+from spacemesh_hooks.interfaces import ValidationResult
 from spacemesh_plugins.smeshing.events import (
     AtxBuilderPhaseReached,
     AtxPublished,
@@ -117,14 +125,64 @@ class AtxHandlerService:
             node.clock,
             AtxValidationConfig.from_config(node.config),
             local_id=node.identity.node_id if node.identity is not None else b"",
+            fetch_atx=self._fetch_atx if getattr(node, "fetcher", None) is not None else None,
+            fetch_poet_proof=self._fetch_poet_proof if getattr(node, "fetcher", None) is not None else None,
         )
         node.atx_handler = self.handler
         node.atx_handler_service = self
         node.status_providers["smeshing"] = self.get_status
+        if hasattr(node, "processors"):
+            node.processors[Hint.ATX] = self._process_synced_atx
+        if getattr(node, "transport", None) is not None:
+            node.transport.register_gossip(ATX_GOSSIP_TOPIC, self.handle_gossip)
+
+    async def _fetch_atx(self, atx_id: bytes) -> bytes | None:
+        found = await self.node.fetcher.fetch_blobs(Hint.ATX, [atx_id])
+        return found.get(atx_id)
+
+    async def _fetch_poet_proof(self, ref: bytes) -> bytes | None:
+        found = await self.node.fetcher.fetch_blobs(Hint.POET, [ref])
+        return found.get(ref)
+
+    async def handle_gossip(self, peer: bytes, data: bytes) -> ValidationResult:
+        """Validate a gossiped ATX (``ax1``): forward only a new, valid one; punish an invalid one."""
+        assert self.handler is not None
+        try:
+            outcome = await self.handler.process_atx(data)
+        except AtxDependencyError as exc:
+            LOG.info("ATX from %s not checkable yet: %s", peer.hex()[:12], exc)
+            return ValidationResult.IGNORE
+        except AtxValidationError as exc:
+            proof = getattr(exc, "malfeasance_proof", None)
+            if proof is not None:
+                await self._announce_proof(proof)
+            LOG.info("rejected ATX from %s: %s", peer.hex()[:12], exc)
+            return ValidationResult.REJECT
+        if outcome.malfeasance_proof is not None:
+            await self._announce_proof(outcome.malfeasance_proof)
+        if outcome.status is not AtxStatus.STORED or outcome.record is None:
+            return ValidationResult.IGNORE
+        await self._announce_received(outcome.record)
+        return ValidationResult.ACCEPT
+
+    async def _process_synced_atx(self, blob: bytes) -> None:
+        """Sync's processor: store a fetched ATX or raise why it is not valid."""
+        assert self.handler is not None
+        outcome = await self.handler.process_atx(blob)
+        if outcome.status is AtxStatus.STORED and outcome.record is not None:
+            await self._announce_received(outcome.record)
+
+    async def _announce_received(self, record: Any) -> None:
+        if self.node.bus is not None:
+            await self.node.bus.publish(
+                AtxReceived(record.id, record.node_id, record.publish_epoch, record.weight, record.tick_height)
+            )
 
     async def stop(self) -> None:
         """Detach the handler from the node."""
         self.node.status_providers.pop("smeshing", None)
+        if hasattr(self.node, "processors"):
+            self.node.processors.pop(Hint.ATX, None)
         self.node.atx_handler = None
         self.node.atx_handler_service = None
 
@@ -144,11 +202,8 @@ class AtxHandlerService:
             return False
         if outcome.malfeasance_proof is not None:
             await self._announce_proof(outcome.malfeasance_proof)
-        if outcome.status is AtxStatus.STORED and outcome.record is not None and self.node.bus is not None:
-            record = outcome.record
-            await self.node.bus.publish(
-                AtxReceived(record.id, record.node_id, record.publish_epoch, record.weight, record.tick_height)
-            )
+        if outcome.status is AtxStatus.STORED and outcome.record is not None:
+            await self._announce_received(outcome.record)
         return outcome.status is AtxStatus.STORED
 
     async def _announce_proof(self, proof: Any) -> None:
