@@ -189,9 +189,10 @@ class Node:
         specs = [ServiceSpec("clock", lambda node: ClockTicker(node.clock, node.bus))]
         if self.transport is not None:
             specs.append(ServiceSpec("transport", lambda node: node.transport))
-        specs.append(ServiceSpec("status", StatusWriter, depends_on=("clock",)))
         for result in self.plugins.pm.hook.spacemesh_node_services(node=self):
             specs.extend(result)
+        # the status writer starts last and so stops first: its final status still sees every service
+        specs.append(ServiceSpec("status", StatusWriter, depends_on=tuple(spec.name for spec in specs)))
         return specs
 
     async def start(self) -> None:

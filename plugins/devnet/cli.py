@@ -89,11 +89,15 @@ def devnet_command(
     from spacemesh_core.cli import get_plugins
 
     config = build_config(get_plugins(ctx).get_config_schema(), preset="devnet")
+    duration = layer_duration or config.network.layer_duration_s
+    scale = duration / config.network.layer_duration_s  # PoET timing scales with the layers
     plan = DevnetPlan(
         nodes=nodes,
-        layer_duration_s=layer_duration or config.network.layer_duration_s,
+        layer_duration_s=duration,
         layers_per_epoch=config.network.layers_per_epoch,
         directory=directory.resolve(),
+        phase_shift_s=config.poet.phase_shift_s * scale,
+        cycle_gap_s=config.poet.cycle_gap_s * scale,
     )
     devnet = Devnet(plan)
     interrupted = False

@@ -63,6 +63,8 @@ class DevnetPlan:
     :param layer_duration_s: seconds per layer.
     :param layers_per_epoch: layers per epoch (the devnet preset's by default).
     :param directory: where every child keeps its data and log.
+    :param phase_shift_s: PoET round start offset in an epoch (shared by the PoET and the nodes).
+    :param cycle_gap_s: gap between PoET rounds, when ATXs are proven and published.
     :param genesis_delay_s: seconds from now to genesis (time for the processes to come up).
     :param extra_flags: more ``section.key=value`` overrides for every node.
     """
@@ -71,6 +73,8 @@ class DevnetPlan:
     layer_duration_s: float
     layers_per_epoch: int
     directory: Path
+    phase_shift_s: float
+    cycle_gap_s: float
     genesis_delay_s: float = 8.0
     extra_flags: tuple[str, ...] = ()
 
@@ -123,8 +127,8 @@ class Devnet:
                         "datadir": str(poet_dir),
                         "genesis": format_genesis(self.genesis),
                         "epoch_duration": epoch_s,
-                        "phase_shift": epoch_s / 2,
-                        "cycle_gap": epoch_s / 4,
+                        "phase_shift": plan.phase_shift_s,
+                        "cycle_gap": plan.cycle_gap_s,
                         "listen": f"127.0.0.1:{poet_port}",
                         "pow_difficulty": 4,
                     }
@@ -148,6 +152,10 @@ class Devnet:
             "p2p.listen=tcp://127.0.0.1:0",
             f"p2p.bootnodes={','.join(bootnodes)}",
             f"poet.servers={self.poet_url}",
+            f"poet.phase_shift_s={plan.phase_shift_s}",
+            f"poet.cycle_gap_s={plan.cycle_gap_s}",
+            # different space per node, so that rewards show their proportionality
+            f"smeshing.num_units={index + 1}",
             *plan.extra_flags,
         ]
         return flags

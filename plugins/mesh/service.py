@@ -227,6 +227,7 @@ class MeshService:
         rewards = sum(r.total for cb in coinbases for r in self.state.get_rewards(bytes(cb)))
         return {
             "layers_applied": len(hashes),
+            "layers_with_block": sum(1 for block in self.applied.values() if block is not None),
             "last_applied": max(hashes) if hashes else None,
             "state_hashes": {str(layer): h.hex() for layer, h in hashes.items()},
             "rewards": rewards,

@@ -137,8 +137,12 @@ def _apply_layer(
     sources: dict[str, str],
     layer: Mapping[str, Any],
     origin: str,
+    *,
+    skip_absent_sections: bool = False,
 ) -> None:
     for section, entries in layer.items():
+        if skip_absent_sections and section not in values:
+            continue  # a preset's values for a plugin that is not loaded
         if not isinstance(entries, Mapping):
             raise ConfigError(f"{origin}: [{section}] must be a table of keys, got {entries!r}")
         for key, raw in entries.items():
@@ -173,7 +177,7 @@ def build_config(
 
     values = schema.get_defaults()
     sources = {f"{s}.{k}": "default" for s, keys in values.items() for k in keys}
-    _apply_layer(schema, values, sources, get_preset(chosen), f"preset {chosen}")
+    _apply_layer(schema, values, sources, get_preset(chosen), f"preset {chosen}", skip_absent_sections=True)
     if file is not None:
         _apply_layer(schema, values, sources, file_values, f"file {file}")
     flag_layer: dict[str, dict[str, str]] = {}

@@ -54,10 +54,12 @@ DEVNET: PresetValues = {
         "min_num_units": 1,
         "labels_per_unit": 4096,
         "scrypt_n": 16,
-        "k1": 26,
+        # with 4096 labels per unit, K1 = 26 would leave most proving passes short of K2 = 37 good
+        # labels; 60 makes the first pass succeed, so ATXs are ready within a devnet cycle gap
+        "k1": 60,
         "k2": 37,
         "k3": 37,
-        "pow_difficulty": "0fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "pow_difficulty": "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
         "max_file_size": 16 * 4096,
     },
     "poet": {"phase_shift_s": 12.0, "cycle_gap_s": 4.0, "grace_period_s": 1.0},
@@ -71,6 +73,8 @@ DEVNET: PresetValues = {
     },
     "node": {"data_dir": "./devnet-data", "bundle": "devnet", "service_stop_timeout_s": 5.0},
     "p2p": {"listen": "tcp://127.0.0.1:0"},
+    # sections of plugins: applied when the plugin is loaded (see build_config)
+    "smeshing": {"proving_nonces": 16},
 }
 
 PRESETS: dict[str, PresetValues] = {"mainnet": MAINNET, "testnet": TESTNET, "devnet": DEVNET}
