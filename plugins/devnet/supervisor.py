@@ -222,7 +222,7 @@ class Devnet:
 def read_status(data_dir: Path) -> dict[str, Any] | None:
     """Return a node's ``status.json`` or None when it is not there yet."""
     try:
-        return json.loads((data_dir / NODE_STATUS_FILE).read_text())  # type: ignore[no-any-return]
+        return json.loads((data_dir / NODE_STATUS_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 

@@ -11,8 +11,6 @@
 ``blake3(0x00 || SCALE(NIPostChallengeV1))``.
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 from typing import ClassVar, Final

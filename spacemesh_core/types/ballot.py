@@ -18,8 +18,6 @@
   ``ProposalID = blake3(those signed bytes)[:20]``.
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 from typing import ClassVar, Final

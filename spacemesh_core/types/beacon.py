@@ -9,8 +9,6 @@
 * weak coin (``bw1``): ``{Epoch, Round, Unit u32, NodeID[32], VRFSignature[80]}``.
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 from typing import ClassVar, Final

@@ -12,8 +12,6 @@
 ``SCALE(CertifyContent)``.
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 from fractions import Fraction

@@ -12,8 +12,6 @@ The signature (HARE domain) covers
 the absolute round is ``iter * 7 + round``.
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 import enum

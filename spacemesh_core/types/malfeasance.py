@@ -17,8 +17,6 @@ The type byte is a union tag: the Python value of :attr:`MalfeasanceProof.proof`
 of one of the five proof classes, and decoding rejects any other tag.
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 import enum

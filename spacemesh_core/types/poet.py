@@ -9,8 +9,6 @@
   certificate presented at registration (post-poet.md §6.5).
 """
 
-# ruff: noqa: RUF009 - ``field()`` wraps ``attrs.field`` (declares the SCALE type); not a shared default
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
