@@ -153,6 +153,9 @@ class Node:
         self.mesh: Any = None
         #: the sync service when the bundle runs one
         self.sync: Any = None
+        #: the mempool and VM of the mesh service (None without one)
+        self.mempool: Any = None
+        self.vm: Any = None
         #: how services validate and store objects fetched by sync, by kind (raise to reject)
         self.processors: dict[Hint, Callable[[bytes], Awaitable[None]]] = {}
         #: extra status fields by name: each callable returns JSON-ready data (see StatusWriter)

@@ -197,6 +197,8 @@ class MeshService:
         self.node.processors[Hint.MALFEASANCE] = self.process_synced_malfeasance
         self.node.status_providers["mesh"] = self.get_status
         self.node.mesh = self
+        self.node.mempool = self.mempool  # the API reads pending transactions and projections
+        self.node.vm = self.vm
         self._recover()
         self._loop_task = asyncio.create_task(self._run_layers(), name="mesh-layers")
 
