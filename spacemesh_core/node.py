@@ -156,6 +156,8 @@ class Node:
         #: the mempool and VM of the mesh service (None without one)
         self.mempool: Any = None
         self.vm: Any = None
+        #: ``await publish_transaction(raw)``: store and gossip a transaction the mempool accepted
+        self.publish_transaction: Callable[[bytes], Awaitable[None]] | None = None
         #: how services validate and store objects fetched by sync, by kind (raise to reject)
         self.processors: dict[Hint, Callable[[bytes], Awaitable[None]]] = {}
         #: extra status fields by name: each callable returns JSON-ready data (see StatusWriter)

@@ -86,6 +86,7 @@ class Devnet:
         self.plan = plan
         self.python = python
         self.children: list[Child] = []
+        self.bootnode_address = ""
         self.genesis = 0.0
         self.poet_url = ""
 
@@ -137,9 +138,24 @@ class Devnet:
         )
         self._spawn("poet", ["poet", "serve", "--config", str(poet_config)], poet_dir)
         bootnode = self._start_node(0, [])
-        address = self._wait_for_address(bootnode)
+        self.bootnode_address = self._wait_for_address(bootnode)
         for index in range(1, plan.nodes):
-            self._start_node(index, [address])
+            self._start_node(index, [self.bootnode_address])
+
+    def add_node(self, index: int) -> Child:
+        """Start node ``index`` (a late joiner, or a node restarted after it died) pointing at the bootnode."""
+        self.children = [c for c in self.children if c.name != f"node-{index}" or c.is_running()]
+        if any(c.name == f"node-{index}" for c in self.children):
+            raise DevnetError(f"node-{index} is running")
+        return self._start_node(index, [self.bootnode_address])
+
+    def kill_node(self, index: int) -> None:
+        """SIGKILL node ``index`` and everything in its process group (a crash, not a stop)."""
+        for child in self.children:
+            if child.name == f"node-{index}" and child.is_running():
+                _signal_group(child.process.pid, signal.SIGKILL)
+                child.process.wait(10)
+        self.children = [c for c in self.children if c.name != f"node-{index}"]
 
     def get_node_flags(self, index: int, bootnodes: list[str]) -> list[str]:
         """Return the ``--set`` overrides of node ``index``."""

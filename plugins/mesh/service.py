@@ -33,6 +33,7 @@ from spacemesh_core.consensus.eligibility import (
     AtxInfo,
     EligibilityConfig,
     EligibilityError,
+    compute_active_set,
     compute_active_set_hash,
     compute_eligibilities,
     compute_slots,
@@ -139,6 +140,7 @@ class MeshService:
         self.layer_duration = config.network.layer_duration_s
         self.effective_genesis = 2 * self.layers_per_epoch - 1
         self.txs_per_proposal = config.network.txs_per_proposal
+        self.atx_grade_delay = config.network.atx_grade_delay_s
         hare = config.hare
         self.suite = node.components["consensus"].factory(
             committee=hare.committee,
@@ -199,6 +201,7 @@ class MeshService:
         self.node.mesh = self
         self.node.mempool = self.mempool  # the API reads pending transactions and projections
         self.node.vm = self.vm
+        self.node.publish_transaction = self.publish_accepted_transaction
         self._recover()
         self._loop_task = asyncio.create_task(self._run_layers(), name="mesh-layers")
 
@@ -267,26 +270,61 @@ class MeshService:
     # -- epochs --------------------------------------------------------------------------------
 
     def _ensure_epoch(self, epoch: int) -> _Epoch:
-        known = self.epochs.get(epoch)
-        if known is not None:
-            return known
-        beacon = compute_fallback_beacon(self.genesis_id, epoch)
-        atxs = self.atxs.get_epoch_infos(epoch)
-        active = sorted(
-            atx_id for atx_id, info in atxs.items() if not self.registry.is_malicious(info.node_id)
-        )
-        weight = sum(atxs[a].weight for a in active)
-        own = next((info for info in atxs.values() if info.node_id == self.signer.node_id), None)
-        info = _Epoch(epoch, beacon, atxs, active, weight, own)
-        if own is not None and weight > 0:
-            info.slots = compute_slots(own.weight, weight, self.eligibility_config)
-            info.eligibilities = compute_eligibilities(
-                self.signer, beacon, epoch, own.vrf_nonce, info.slots, self.layers_per_epoch
-            )
-        self.tortoise.set_epoch_weight(epoch, max(weight, 1))
-        self.tortoise.on_beacon(epoch, beacon)
-        self.epochs[epoch] = info
+        """Return what the node knows of ``epoch``: beacon, ATXs and (once it can be chosen) the active set.
+
+        The active set is the graded one (ATXs received well before the epoch started, so every
+        node that was online agrees on it); a node that was not online then adopts the set its
+        peers' reference ballots declare. Until one of the two is available the set stays open.
+        """
+        info = self.epochs.get(epoch)
+        if info is None:
+            beacon = compute_fallback_beacon(self.genesis_id, epoch)
+            atxs = self.atxs.get_epoch_infos(epoch)
+            own = next((a for a in atxs.values() if a.node_id == self.signer.node_id), None)
+            info = self.epochs[epoch] = _Epoch(epoch, beacon, atxs, [], 0, own)
+            self.tortoise.set_epoch_weight(epoch, max(sum(a.weight for a in atxs.values()), 1))
+            self.tortoise.on_beacon(epoch, beacon)
+        if not info.active_ids and self.clock.get_current_epoch() >= epoch:
+            self._choose_active_set(info)
         return info
+
+    def _choose_active_set(self, info: _Epoch) -> None:
+        info.atxs = self.atxs.get_epoch_infos(info.epoch)  # everything received by now
+        epoch_start = self.clock.get_layer_start(info.epoch * self.layers_per_epoch)
+        proofs = {node_id: self.registry.get_received(node_id) or 0.0 for node_id in self.registry.get_malicious_ids()}
+        active = compute_active_set(
+            list(info.atxs.values()),
+            epoch_start,
+            proofs,
+            delta=self.atx_grade_delay,
+            first_block_active_set=self._get_declared_active_set(info.epoch),
+        )
+        if active is None or not all(atx_id in info.atxs for atx_id in active):
+            return
+        info.active_ids = list(active)
+        info.active_weight = sum(info.atxs[a].weight for a in active)
+        info.own = next((a for a in info.atxs.values() if a.node_id == self.signer.node_id), None)
+        if info.own is not None and info.own.atx_id in active and info.active_weight > 0:
+            info.slots = compute_slots(info.own.weight, info.active_weight, self.eligibility_config)
+            info.eligibilities = compute_eligibilities(
+                self.signer, info.beacon, info.epoch, info.own.vrf_nonce, info.slots, self.layers_per_epoch
+            )
+
+    def _get_declared_active_set(self, epoch: int) -> list[bytes] | None:
+        """Return the active set most reference ballots of ``epoch`` declare (None: none seen)."""
+        votes: dict[bytes, int] = {}
+        first = epoch * self.layers_per_epoch
+        for layer in range(first, first + self.layers_per_epoch):
+            for record in self.state.get_ballots_in_layer(layer):
+                with contextlib.suppress(ScaleError):
+                    data = decode(Ballot, record.blob).inner.epoch_data
+                    if data is not None:
+                        votes[bytes(data.active_set_hash)] = votes.get(bytes(data.active_set_hash), 0) + 1
+        for set_id in sorted(votes, key=lambda h: (-votes[h], h)):
+            blob = self.state.get_active_set(set_id)
+            if blob is not None:
+                return list(decode_active_set(blob))
+        return None
 
     # -- the layer loop ------------------------------------------------------------------------
 
@@ -538,9 +576,13 @@ class MeshService:
         :raises MempoolRejection: with the reason it was refused (nothing is stored then).
         """
         entry = self.mempool.add(raw)
+        await self.publish_accepted_transaction(raw)
+        return entry.tx_id
+
+    async def publish_accepted_transaction(self, raw: bytes) -> None:
+        """Store and gossip a transaction the mempool has accepted (the API's submit path)."""
         self._store_transaction(raw)
         await self.transport.publish(TOPIC_TX, raw)
-        return entry.tx_id
 
     async def handle_transaction(self, peer: bytes, data: bytes) -> ValidationResult:
         """Validate a gossiped transaction into the mempool."""

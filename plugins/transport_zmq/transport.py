@@ -41,6 +41,8 @@ from spacemesh_hooks.interfaces import GossipValidator, PeerInfo, RequestHandler
 log = logging.getLogger(__name__)
 
 MAX_PEERS_IN_EXCHANGE = 64
+#: a peer that leaves this many requests in a row unanswered is dropped (it may dial back later)
+MAX_CONSECUTIVE_TIMEOUTS = 2
 _FRAME_OVERHEAD = 4096
 
 
@@ -116,7 +118,7 @@ class ZmqTransport:
         self._server: zmq.asyncio.Socket | None = None
         self._endpoint = ""
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._connecting: dict[bytes, asyncio.Future[bytes]] = {}
+        self._timeouts: dict[bytes, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -220,9 +222,15 @@ class ZmqTransport:
             await peer.dealer.send_multipart([b"Q", request_id, protocol.encode(), data])
             status, payload = await asyncio.wait_for(future, timeout)
         except TimeoutError:
+            # ZeroMQ hides a dead peer behind a connected socket: unanswered requests tell us
+            self._timeouts[peer_id] = self._timeouts.get(peer_id, 0) + 1
+            if self._timeouts[peer_id] >= MAX_CONSECUTIVE_TIMEOUTS:
+                log.info("peer %s stopped answering; dropping it", peer_id.hex()[:12])
+                await self.disconnect(peer_id)
             raise TransportError(f"request {protocol!r} to {peer_id.hex()[:12]} timed out") from None
         finally:
             self._pending.pop(request_id, None)
+        self._timeouts.pop(peer_id, None)
         if status != b"ok":
             raise TransportError(f"peer {peer_id.hex()[:12]} answered {protocol!r} with error: {payload.decode()}")
         return payload
@@ -257,6 +265,7 @@ class ZmqTransport:
     async def disconnect(self, peer_id: bytes) -> None:
         """Close the link to ``peer_id``."""
         peer = self._peers.pop(peer_id, None)
+        self._timeouts.pop(peer_id, None)
         if peer is not None:
             if peer.reader is not None:
                 peer.reader.cancel()

@@ -48,6 +48,7 @@ DEVNET: PresetValues = {
         "hrp": "smdev",
         "tick_size": 128,
         "min_active_set_weight": 1,
+        "atx_grade_delay_s": 1.0,
         "genesis_accounts": [f"{bytes(DEVNET_FAUCET_ADDRESS).hex()}={DEVNET_FAUCET_BALANCE}"],
     },
     "post": {
@@ -75,6 +76,8 @@ DEVNET: PresetValues = {
     "p2p": {"listen": "tcp://127.0.0.1:0"},
     # sections of plugins: applied when the plugin is loaded (see build_config)
     "smeshing": {"proving_nonces": 16},
+    # several devnet nodes share a machine: the API listeners take free ports (see status.json)
+    "api": {"public_listener": "127.0.0.1:0", "private_listener": "127.0.0.1:0"},
 }
 
 PRESETS: dict[str, PresetValues] = {"mainnet": MAINNET, "testnet": TESTNET, "devnet": DEVNET}

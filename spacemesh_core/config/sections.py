@@ -24,6 +24,9 @@ NETWORK = ConfigSection(
         "min_active_set_weight": ConfigField(int, 1_000_000, "floor for the active set weight"),
         "txs_per_proposal": ConfigField(int, 700, "transactions per eligibility in a proposal"),
         "block_gas_limit": ConfigField(int, 100_107_000, "gas limit of a block"),
+        "atx_grade_delay_s": ConfigField(
+            float, 1800.0, "δ of ATX grading: ATXs received 4δ before an epoch starts make its active set"
+        ),
         "genesis_accounts": ConfigField(
             list, [], "accounts funded at genesis, each 'hex address=balance in smidge'"
         ),
