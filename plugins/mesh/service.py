@@ -343,7 +343,7 @@ class MeshService:
             await self._run_hare(layer, start)
         await self.clock.time.sleep_until(start + self.layer_duration - LAYER_END_MARGIN_S)
         self.tortoise.tally_votes(layer)
-        self._execute()
+        await self._execute()
         self._evict(layer)
 
     def _evict(self, layer: int) -> None:
@@ -758,8 +758,30 @@ class MeshService:
             return True, info.hare_output
         return False, None
 
-    def _execute(self) -> None:
-        """Apply every decided layer in order; revert and re-apply when a decision changed."""
+    async def _has_block_data(self, block_id: bytes) -> bool:
+        """Make sure a decided block and all its transactions are stored (fetching them from peers)."""
+        record = self.state.get_block(block_id)
+        fetcher = self.node.fetcher
+        if record is None and fetcher is not None:
+            found = await fetcher.fetch_blobs(Hint.BLOCK, [block_id])
+            if block_id in found:
+                await self.process_synced_block(found[block_id])
+            record = self.state.get_block(block_id)
+        if record is None:
+            return False
+        block = decode(Block, record.blob)
+        missing = [tx_id for tx_id in block.tx_ids if self.state.get_transaction(tx_id) is None]
+        if missing and fetcher is not None:
+            for raw in (await fetcher.fetch_blobs(Hint.TX, missing)).values():
+                self._store_transaction(raw)
+        return all(self.state.get_transaction(tx_id) is not None for tx_id in block.tx_ids)
+
+    async def _execute(self) -> None:
+        """Apply every decided layer in order; revert and re-apply when a decision changed.
+
+        A layer whose block or transactions are not all here yet is not applied (nor any after
+        it): executing a block without one of its transactions would give a wrong state.
+        """
         current = self.clock.get_current_layer()
         changed = [
             layer for layer, block in sorted(self.applied.items())
@@ -776,7 +798,7 @@ class MeshService:
         layer = max(self.applied, default=self.effective_genesis) + 1
         while layer < current:
             decided, block_id = self._get_decided_block(layer)
-            if not decided:
+            if not decided or (block_id is not None and not await self._has_block_data(block_id)):
                 break
             self._execute_layer(layer, block_id, persist=True)
             layer += 1
@@ -787,12 +809,13 @@ class MeshService:
         if block_id is not None:
             record = self.state.get_block(block_id)
             if record is None:
-                return
+                raise BlockError(f"layer {layer}: block {block_id.hex()} is not stored")
             block = decode(Block, record.blob)
             for tx_id in block.tx_ids:
                 tx = self.state.get_transaction(tx_id)
-                if tx is not None:
-                    raws.append(tx.blob)
+                if tx is None:
+                    raise BlockError(f"layer {layer}: transaction {tx_id.hex()} of the block is not stored")
+                raws.append(tx.blob)
             for reward in block.rewards:
                 coinbase = self.atxs.get_coinbase(reward.atx_id)
                 found = self.atxs.get_atx(reward.atx_id)

@@ -12,30 +12,17 @@ import pytest
 from spacemesh_core.clock import VirtualTime, parse_genesis_time
 from spacemesh_core.codec.scale import encode
 from spacemesh_core.config import build_config
-from spacemesh_core.config.presets import DEVNET_FAUCET_ADDRESS, DEVNET_FAUCET_SEED
-from spacemesh_core.crypto.address import WALLET_TEMPLATE_ADDRESS, compute_wallet_principal
-from spacemesh_core.crypto.signing import Signer
+from spacemesh_core.config.presets import DEVNET_FAUCET_ADDRESS
+from spacemesh_core.crypto.address import compute_wallet_principal
 from spacemesh_core.kernel.plugins import load_plugin_manager
 from spacemesh_core.node import Node
 from spacemesh_core.storage.state import AtxRecord
 from spacemesh_core.types.atx import ActivationTxV1, InnerActivationTxV1, NIPostChallengeV1
 from spacemesh_core.types.primitives import SigningDomain
-from spacemesh_core.types.tx import METHOD_SPAWN, METHOD_SPEND, WalletSpawnArguments, WalletSpendArguments
-from spacemesh_core.vm.transaction import encode_unsigned_transaction, sign_single
+from tests.support.faucet import make_faucet_txs
 
 NODES = 4
 LAYERS_PER_EPOCH = 6
-
-
-def make_faucet_txs(genesis_id: bytes, destination: bytes, amount: int) -> list[bytes]:
-    """The faucet wallet's self-spawn (nonce 0) and a spend (nonce 1), signed."""
-    public_key = Signer.from_seed(DEVNET_FAUCET_SEED).public_key
-    principal = bytes(DEVNET_FAUCET_ADDRESS)
-    spawn = encode_unsigned_transaction(
-        principal, METHOD_SPAWN, 0, 1, WalletSpawnArguments(public_key), WALLET_TEMPLATE_ADDRESS
-    )
-    spend = encode_unsigned_transaction(principal, METHOD_SPEND, 1, 1, WalletSpendArguments(destination, amount))
-    return [sign_single(spawn, DEVNET_FAUCET_SEED, genesis_id), sign_single(spend, DEVNET_FAUCET_SEED, genesis_id)]
 
 
 def make_atx(node: Node, publish_epoch: int, units: int) -> AtxRecord:
