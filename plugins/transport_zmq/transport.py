@@ -32,7 +32,7 @@ import cbor2
 import zmq
 import zmq.asyncio
 import zmq.auth
-from zmq.auth.asyncio import AsyncioAuthenticator
+from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from spacemesh_core.p2p.gossip import GossipPolicy, GossipRouter
@@ -114,7 +114,7 @@ class ZmqTransport:
         self._pending: dict[bytes, asyncio.Future[tuple[bytes, bytes]]] = {}
         self._request_ids = itertools.count(1)
         self._ctx: zmq.asyncio.Context | None = None
-        self._auth: AsyncioAuthenticator | None = None
+        self._auth: ThreadAuthenticator | None = None
         self._server: zmq.asyncio.Socket | None = None
         self._endpoint = ""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -125,7 +125,9 @@ class ZmqTransport:
     async def start(self) -> None:
         """Bind the ROUTER, start the ZAP handler, dial the bootnodes."""
         self._ctx = zmq.asyncio.Context()
-        self._auth = AsyncioAuthenticator(self._ctx)
+        # a ZAP handler in its own thread: pyzmq's asyncio one stops answering for every later
+        # context on the same event loop once one has been stopped
+        self._auth = ThreadAuthenticator(self._ctx)
         self._auth.start()
         self._auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
         server = self._ctx.socket(zmq.ROUTER)
@@ -316,8 +318,14 @@ class ZmqTransport:
                 self.router.penalize(sender, -self.router.policy.disconnect_score)  # wrong network: ban
                 return
             endpoint = parts[1].decode("ascii")
-            if sender not in self._peers and len(self._peers) < self.max_peers:
-                address = format_address(sender, endpoint)
+            address = format_address(sender, endpoint)
+            known = self._peers.get(sender)
+            if known is not None and known.address != address:
+                # the peer restarted on another endpoint: our old link leads nowhere any more
+                log.info("peer %s moved to %s; relinking", sender.hex()[:12], endpoint)
+                await self.disconnect(sender)
+                known = None
+            if known is None and len(self._peers) < self.max_peers:
                 self._spawn(self._dial_back(address))
         elif kind == b"P" and len(parts) == 1:
             addresses = [p.address for p in list(self._peers.values())[:MAX_PEERS_IN_EXCHANGE]]

@@ -61,3 +61,33 @@ async def test_peers_of_another_network_are_refused() -> None:
     finally:
         await devnet.stop()
         await mainnet.stop()
+
+
+async def test_a_restarted_peer_on_a_new_endpoint_is_relinked() -> None:
+    secret = z85.decode(zmq.curve_keypair()[1])
+    hub = ZmqTransport(network_id="n", peer_exchange=False)
+    first = ZmqTransport(secret_key=secret, network_id="n", peer_exchange=False)
+    inbox = Inbox()
+    await hub.start()
+    await first.start()
+    try:
+        hub.register_gossip("t/1", Inbox())
+        await first.connect(hub.get_address())
+        await wait_until(lambda: any(p.peer_id == first.peer_id for p in hub.get_peers()), what="the link")
+        old_address = first.get_address()
+        await first.stop()  # a crash: the hub still holds a link to the old endpoint
+        again = ZmqTransport(secret_key=secret, network_id="n", peer_exchange=False)
+        again.register_gossip("t/1", inbox)
+        await again.start()
+        try:
+            assert again.get_address() != old_address
+            await again.connect(hub.get_address())
+            await wait_until(
+                lambda: any(p.address == again.get_address() for p in hub.get_peers()), what="the new link"
+            )
+            await hub.publish("t/1", b"after the restart")
+            await wait_until(lambda: inbox.get_payloads() == [b"after the restart"], what="delivery")
+        finally:
+            await again.stop()
+    finally:
+        await hub.stop()
