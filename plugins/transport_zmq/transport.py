@@ -315,6 +315,7 @@ class ZmqTransport:
             self._spawn(self._answer(routing_id, parts[1], parts[2].decode("ascii"), parts[3], sender))
         elif kind == b"H" and len(parts) == 3:
             if parts[2].decode() != self.network_id:
+                log.info("peer %s is on another network; refusing it", sender.hex()[:12])
                 self.router.penalize(sender, -self.router.policy.disconnect_score)  # wrong network: ban
                 return
             endpoint = parts[1].decode("ascii")

@@ -9,6 +9,7 @@ disconnected and banned for a while.
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,8 @@ import attrs
 
 from spacemesh_core.crypto.hashes import compute_blake3
 from spacemesh_hooks.interfaces import GossipValidator, ValidationResult
+
+log = logging.getLogger(__name__)
 
 MESSAGE_ID_SIZE = 20
 
@@ -128,8 +131,10 @@ class GossipRouter:
     def penalize(self, peer_id: bytes, amount: float) -> None:
         """Lower ``peer_id``'s score by ``amount``; ban it when it falls below the threshold."""
         self._scores[peer_id] = self._scores[peer_id] - amount
-        if self._scores[peer_id] <= self.policy.disconnect_score:
+        if self._scores[peer_id] <= self.policy.disconnect_score and peer_id not in self._banned_until:
             self._banned_until[peer_id] = self._clock() + self.policy.ban_s
+            log.info("peer %s banned for %.0f s (score %.1f)", peer_id.hex()[:12], self.policy.ban_s,
+                     self._scores[peer_id])
 
     def is_banned(self, peer_id: bytes) -> bool:
         """Return whether ``peer_id`` is banned now."""
