@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.examples import install_example
 
 
 @pytest.mark.slow
 def test_installed_example_plugin_is_listed(tmp_path: Path) -> None:
-    target = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT / "examples" / "bundle_lowpower")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert install.returncode == 0, install.stderr
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    _, env = install_example("bundle_lowpower", tmp_path)
 
     def spacemesh(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -4,30 +4,18 @@ passes the prover conformance suite (its own tests/ run the shared suite)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "prover_example"
+from tests.support.examples import install_example
 
 
 @pytest.mark.slow
 def test_prover_example_installs_registers_and_passes_conformance(tmp_path: Path) -> None:
-    target = tmp_path / "site"
-    source = tmp_path / "source"  # build from a copy: no build/ or egg-info left in the checkout
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert install.returncode == 0, install.stderr
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    source, env = install_example("prover_example", tmp_path)
     # the kernel finds it through the entry point and builds it by name from the registry
     built = subprocess.run(
         [sys.executable, "-c",
