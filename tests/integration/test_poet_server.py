@@ -357,3 +357,28 @@ async def test_clean_stop_and_restart_keeps_state(tmp_path: Path) -> None:
             await PoetClient([again.url], signer, GENESIS_ID).register(_challenge(6))
     finally:
         await again.stop()
+
+
+async def test_a_node_hosts_a_poet_server(tmp_path: Path) -> None:
+    import aiohttp
+
+    from spacemesh_core.config import build_config as build_node_config
+    from spacemesh_core.kernel.plugins import load_plugin_manager
+    from spacemesh_core.node import Node
+
+    plugins = load_plugin_manager(environ={})
+    config = build_node_config(
+        plugins.get_config_schema(),
+        preset="devnet",
+        flags=[f"node.data_dir={tmp_path}", "poet_server.enabled=true", "smeshing.start=false"],
+        environ={},
+    )
+    node = Node(config, plugins)
+    await node.start()
+    try:
+        url = node.get_status()["poet_server"]["url"]
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/v1/info") as response:
+            info = await response.json()
+        assert response.status == 200 and "servicePubkey" in info
+    finally:
+        assert await node.stop() == []
