@@ -89,6 +89,10 @@ async def send_invalid_gossip(devnet: Devnet, target_address: str) -> bytes:
         for i in range(12):
             await evil.publish("ax1", b"\x00not an atx %d" % i)
             await evil.publish("pp1", os.urandom(200) + bytes([i]))
+        # stay connected until the node has dealt with us (closing would drop queued messages)
+        log = devnet.plan.directory / "node-0.log"
+        banned = f"peer {evil.peer_id.hex()[:12]} banned"
+        await wait_until(lambda: banned in log.read_text(), timeout=60, what="the node banning the bad peer")
         return evil.peer_id
     finally:
         await evil.stop()
