@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spacemesh_core.activation.adapters import convert_round_proof, create_prove_function
 from spacemesh_core.activation.builder import (
     AtxBuilder,
     BuilderError,
@@ -38,7 +39,6 @@ from spacemesh_core.activation.handler import (
     AtxValidationError,
 )
 from spacemesh_core.activation.post_setup import PostSetup, PostSetupOptions, PostSetupState
-from spacemesh_core.activation.testing import convert_round_proof, create_prove_function
 from spacemesh_core.crypto.address import compute_wallet_principal, parse_address
 from spacemesh_core.crypto.signing import Signer
 from spacemesh_core.identity import LOCAL_IDENTITY, load_or_create_identity

@@ -4,34 +4,29 @@
 * :class:`LocalPoetService` — an in-process PoET behind the builder's :class:`PoetService` protocol:
   it collects registrations per round and, when a round's proof is fetched, runs the real
   sequential work (native when built, else the reference) over the round's members;
-* :func:`create_prove_function` — the builder's PoST prover over a data directory;
-* :func:`convert_round_proof` — a PoET round proof as the wire proof message and membership proof.
+
+The PoST prove function and the round-proof conversion they use live in
+:mod:`spacemesh_core.activation.adapters` (nodes use them too) and are re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from spacemesh_core.activation.adapters import convert_round_proof, create_prove_function
 from spacemesh_core.activation.builder import (
     FetchedPoetProof,
     PoetProofUnavailableError,
     PoetRegistrationError,
     PoetRoundRegistration,
-    ProveFunction,
 )
 from spacemesh_core.activation.challenge import PoetTiming, compute_epoch_schedule, get_next_publish_epoch
 from spacemesh_core.clock import LayerClock
 from spacemesh_core.poet import native as poet_native
-from spacemesh_core.poet.proof import MembershipProof
 from spacemesh_core.poet.proof import PoetProof as CorePoetProof
 from spacemesh_core.poet.reference import compute_statement, generate_membership_proof
 from spacemesh_core.poet.reference import generate_poet_proof as generate_poet_proof_reference
-from spacemesh_core.post.prover import PostProver, ProvingParams
-from spacemesh_core.types.atx import MerkleProofV1, PostV1
-from spacemesh_core.types.poet import MerkleProof, PoetProof, PoetProofMessage
 
 
 class SkippingTime:
@@ -48,25 +43,6 @@ class SkippingTime:
         """Jump to ``when`` if it is later, then yield to the event loop once."""
         self._now = max(self._now, float(when))
         await asyncio.sleep(0)
-
-
-def convert_round_proof(
-    proof: CorePoetProof,
-    statement: bytes,
-    membership: MembershipProof,
-    *,
-    round_id: str,
-    service_pubkey: bytes,
-) -> tuple[PoetProofMessage, MerkleProofV1]:
-    """Return the PoET proof message (zero signature: nodes do not check it) and the ATX membership proof."""
-    message = PoetProofMessage(
-        PoetProof(MerkleProof(proof.root, proof.proven_leaves, proof.proof_nodes), proof.leaves),
-        bytes(service_pubkey),
-        round_id,
-        statement,
-        bytes(64),
-    )
-    return message, MerkleProofV1(membership.nodes, membership.leaf_index)
 
 
 class LocalPoetService:
@@ -140,25 +116,4 @@ class LocalPoetService:
         )
         return FetchedPoetProof(self.url, message, merkle)
 
-
-def create_prove_function(
-    directory: str | os.PathLike[str],
-    params: ProvingParams,
-    prover: PostProver | None = None,
-    nonces: int = 64,
-    **options: Any,
-) -> ProveFunction:
-    """Return a builder prove function over the PoST data in ``directory`` (native prover by default)."""
-    if prover is None:
-        from spacemesh_core.post.prover import create_native_prover
-
-        prover = create_native_prover(threads=1)
-    chosen = prover
-
-    def prove(challenge: bytes, should_stop: Callable[[], bool]) -> PostV1:
-        proof = chosen.generate_proof_from_dir(
-            directory, challenge, params, nonces=nonces, should_stop=should_stop, **options
-        )
-        return PostV1(proof.nonce, proof.indices, proof.pow)
-
-    return prove
+__all__ = ["LocalPoetService", "SkippingTime", "convert_round_proof", "create_prove_function"]

@@ -57,6 +57,7 @@ from spacemesh_core.post.initialize import (
     _verify_inputs,
     get_default_initializer,
     initialize,
+    prepare_directory,
 )
 from spacemesh_core.post.labels import (
     ENTIRE_LABEL_SIZE,
@@ -68,13 +69,11 @@ from spacemesh_core.post.labels import (
 )
 from spacemesh_core.post.store import (
     METADATA_FILE_NAME,
-    MetadataMismatchError,
     PostDataError,
     PostMetadata,
     get_data_file_path,
     read_metadata,
     write_metadata,
-    write_zarr_metadata,
 )
 
 #: staging directories of running/interrupted distributed jobs, inside the data directory
@@ -431,27 +430,6 @@ class _JobProgress:
         )
 
 
-def _prepare_directory(root: Path, wanted: PostMetadata) -> PostMetadata:
-    """Check or create the main metadata (as :func:`initialize` does) and the zarr metadata."""
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        existing: PostMetadata | None = read_metadata(root)
-    except PostDataError:
-        if (root / METADATA_FILE_NAME).exists():
-            raise
-        existing = None
-    if existing is not None and not existing.is_same_data(wanted):
-        raise MetadataMismatchError(
-            f"{root / METADATA_FILE_NAME} describes other data (node id, commitment ATX, units, labels per "
-            "unit or max file size differ); use another directory"
-        )
-    metadata = existing or wanted
-    if existing is None:
-        write_metadata(root, metadata)
-    write_zarr_metadata(root, metadata)
-    return metadata
-
-
 def _verify_workers_see(client: Any, root: Path) -> int:
     """Check that every worker reads a probe file written here; return the number of workers."""
     workers = client.scheduler_info().get("workers", {})
@@ -570,7 +548,7 @@ def _run_job(
     root.mkdir(parents=True, exist_ok=True)
     try:
         workers = _verify_workers_see(client, root)
-        metadata = _prepare_directory(root, wanted)
+        metadata = prepare_directory(root, wanted)
     except BaseException:
         # bad input or an unusable cluster changes nothing
         with contextlib.suppress(OSError):

@@ -346,6 +346,31 @@ class _Run:
             position += BEYOND_BATCH_SIZE
 
 
+def prepare_directory(root: Path, wanted: PostMetadata) -> PostMetadata:
+    """Check or create the data directory's metadata and its zarr metadata; return the metadata in force.
+
+    :raises MetadataMismatchError: when the directory already describes other data.
+    :raises PostDataError: when existing metadata cannot be read.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        existing: PostMetadata | None = read_metadata(root)
+    except PostDataError:
+        if (root / METADATA_FILE_NAME).exists():
+            raise
+        existing = None
+    if existing is not None and not existing.is_same_data(wanted):
+        raise MetadataMismatchError(
+            f"{root / METADATA_FILE_NAME} describes other data (node id, commitment ATX, units, labels per "
+            "unit or max file size differ); use another directory"
+        )
+    metadata = existing or wanted
+    if existing is None:
+        write_metadata(root, metadata)
+    write_zarr_metadata(root, metadata)
+    return metadata
+
+
 def get_default_initializer() -> LabelInitializer:
     """Return the native initializer when the C module is built, else the pure-Python reference."""
     try:
@@ -424,21 +449,7 @@ def initialize(
     if not 0 <= first_file <= last_file < wanted.num_files:
         raise LabelParameterError(f"file range {first_file}..{last_file} is not inside 0..{wanted.num_files - 1}")
     _remove_stale_temp_files(root)
-    try:
-        existing: PostMetadata | None = read_metadata(root)
-    except PostDataError:
-        if (root / METADATA_FILE_NAME).exists():
-            raise
-        existing = None
-    if existing is not None and not existing.is_same_data(wanted):
-        raise MetadataMismatchError(
-            f"{root / METADATA_FILE_NAME} describes other data (node id, commitment ATX, units, labels per "
-            "unit or max file size differ); use another directory"
-        )
-    metadata = existing or wanted
-    if existing is None:
-        write_metadata(root, metadata)
-    write_zarr_metadata(root, metadata)
+    metadata = prepare_directory(root, wanted)
 
     backend = provider or get_default_initializer()
     commitment = compute_commitment(node_id, commitment_atx_id)
