@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,7 @@ from spacemesh_core.genesis import compute_genesis_id, compute_golden_atx
 from spacemesh_core.identity import load_or_create_identity, load_or_create_p2p_key
 from spacemesh_core.kernel.plugins import PluginManager
 from spacemesh_core.kernel.registry import Implementation
-from spacemesh_core.kernel.services import LoopLagMonitor, ServiceManager, ServiceSpec
+from spacemesh_core.kernel.services import LoopLagMonitor, ServiceManager, ServiceSpec, cancel_task
 from spacemesh_core.kernel_events import LayerTicked, LoopLagDetected, ServiceStarted, ServiceStopped
 from spacemesh_core.sync.fetch import Fetcher
 from spacemesh_core.sync.ids import compute_object_id
@@ -46,11 +45,8 @@ class ClockTicker:
 
     async def stop(self) -> None:
         """Stop ticking."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         layer = max(self.clock.get_current_layer(), 0)
@@ -99,11 +95,8 @@ class StatusWriter:
 
     async def stop(self) -> None:
         """Stop updating (the last status stays on disk, marked stopped)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         self.node.stopping = True
         self.write()
 

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from spacemesh_core.crypto.address import AddressError, parse_address
 from spacemesh_core.fsutil import write_file_atomic
+from spacemesh_core.kernel.services import cancel_task
 from spacemesh_plugins.api_http.metrics import CONTENT_TYPE, NodeMetrics
 from spacemesh_plugins.api_http.openapi import compute_openapi_document
 from spacemesh_plugins.api_http.post_setup import LocalPostSetup
@@ -511,11 +512,8 @@ class ApiService:
 
     async def stop(self) -> None:
         """Close the event streams, stop the PoST setup it started, close both listeners."""
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
-            self._tick_task = None
+        await cancel_task(self._tick_task)
+        self._tick_task = None
         if self._ticks is not None:
             self._ticks.close()
             self._ticks = None

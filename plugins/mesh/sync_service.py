@@ -9,10 +9,10 @@ mesh service's participation, as in the reference.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
+from spacemesh_core.kernel.services import cancel_task
 from spacemesh_core.sync.syncer import Syncer, SyncState
 from spacemesh_core.sync.wire import Hint
 
@@ -48,11 +48,8 @@ class SyncService:
 
     async def stop(self) -> None:
         """Stop syncing."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         layer = max(self.node.clock.get_current_layer(), 0)

@@ -42,6 +42,7 @@ from spacemesh_core.activation.post_setup import PostSetup, PostSetupOptions, Po
 from spacemesh_core.crypto.address import compute_wallet_principal, parse_address
 from spacemesh_core.crypto.signing import Signer
 from spacemesh_core.identity import LOCAL_IDENTITY, load_or_create_identity
+from spacemesh_core.kernel.services import cancel_task
 from spacemesh_core.post.initialize import InitProgress
 from spacemesh_core.post.prover import ProvingParams
 from spacemesh_core.sync.wire import Hint
@@ -409,11 +410,8 @@ class SmeshingService:
         """Stop initialization or the builder (the proving thread is told to stop) and unlock the data."""
         if self.setup is not None:
             self.setup.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         service = getattr(self.node, "atx_handler_service", None)
         if service is not None and self in service.smeshers:
             service.smeshers.remove(self)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -27,6 +26,7 @@ from spacemesh_core.bus.envelope import (
     encode_topic,
 )
 from spacemesh_core.events import EventRegistry, get_topic
+from spacemesh_core.kernel.services import cancel_task
 
 
 def _sync_view(sock: zmq.asyncio.Socket) -> zmq.Socket[Any]:
@@ -308,11 +308,8 @@ class Replier:
 
     async def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None

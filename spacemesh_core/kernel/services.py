@@ -39,6 +39,15 @@ class Service(Protocol):
         """Stop the service, releasing every resource it holds."""
 
 
+async def cancel_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` (if any) and wait until it has finished, so nothing runs on after a stop."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 class ServiceError(RuntimeError):
     """A service failed to start or stop, or the dependency graph is invalid."""
 
@@ -253,11 +262,8 @@ class LoopLagMonitor:
 
     async def stop(self) -> None:
         """Stop measuring."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
