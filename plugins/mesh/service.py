@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from spacemesh_core.codec.scale import ScaleError, decode, encode, encode_value
+from spacemesh_core.codec.scale import ScaleError, decode, decode_value, encode, encode_value
 from spacemesh_core.consensus.blocks import BlockError, BlockProposal, BlockTx, generate_block
 from spacemesh_core.consensus.eligibility import (
     AtxInfo,
@@ -850,6 +850,4 @@ def decode_active_set(blob: bytes) -> tuple[bytes, ...]:
 
     :raises ScaleError: when the bytes are not one.
     """
-    from spacemesh_core.codec.scale import decode_value
-
     return tuple(decode_value(ACTIVE_SET_TYPE, blob))
