@@ -370,7 +370,9 @@ class _TxContext:
 
     def apply(self) -> tuple[bytes, ...]:
         """Write the principal (nonce advanced) and the touched accounts to the staging area."""
-        self._account.next_nonce = self._header.nonce + 1
+        # The reference adds in uint64: a transaction with nonce 2**64-1 wraps the next
+        # nonce to 0 rather than failing, and the state must stay encodable either way.
+        self._account.next_nonce = (self._header.nonce + 1) & UINT64_MASK
         self._staged.update(self._account)
         for address in self._touched:
             self._staged.update(self._changed[address])

@@ -113,7 +113,8 @@ def test_no_negative_balance_no_backwards_nonce(
         vm.apply_layer(2 + offset, txs)
         for account in vm.store.iter_accounts():
             assert 0 <= account.balance < 2**64
-            assert account.next_nonce >= nonces.get(account.address, 0)
+            # Only the reference's uint64 wrap (a tx with nonce 2**64-1) may take it back, to 0.
+            assert account.next_nonce >= nonces.get(account.address, 0) or account.next_nonce == 0
             nonces[account.address] = account.next_nonce
             account.to_bytes()  # still encodes within the SCALE limits
 
@@ -131,3 +132,12 @@ def test_an_ineffective_transaction_changes_nothing(balances: list[int], setup: 
     else:
         (executed,) = result.executed
         assert executed.fee > 0 or executed.header.gas_price * executed.header.max_gas % 2**64 == 0
+
+
+def test_a_transaction_with_the_largest_nonce_wraps_the_next_nonce_to_zero() -> None:
+    vm = make_vm([10**9, 10**9, 10**9, 0])
+    result = vm.apply_layer(2, [build_tx("spend", 0, 1, 5, 2**64 - 1, 1)])
+    assert len(result.executed) == 1
+    account = vm.store.get(ADDRESSES[0])
+    assert account.next_nonce == 0
+    account.to_bytes()
