@@ -54,9 +54,9 @@ from spacemesh_core.post.initialize import (
     InitProgress,
     InitResult,
     LabelInitializer,
-    _verify_inputs,
     get_default_initializer,
     initialize,
+    plan_initialization,
     prepare_directory,
 )
 from spacemesh_core.post.labels import (
@@ -490,25 +490,13 @@ def initialize_distributed(
     :raises ClusterError: Dask missing, the cluster unreachable, or workers that cannot see ``directory``.
     :raises LabelParameterError, MetadataMismatchError, InitializationError: as :func:`initialize`.
     """
-    _verify_inputs(node_id, commitment_atx_id, num_units, labels_per_unit, scrypt_n, max_file_size)
-    if batch_size is not None and batch_size < 1:
-        raise LabelParameterError(f"batch size must be >= 1, got {batch_size}")
-    if vrf_difficulty is not None and len(vrf_difficulty) != ENTIRE_LABEL_SIZE:
-        raise LabelParameterError(f"VRF difficulty must be {ENTIRE_LABEL_SIZE} bytes")
+    wanted, first_file, last_file = plan_initialization(
+        node_id, commitment_atx_id, num_units, labels_per_unit, scrypt_n, max_file_size,
+        from_file, to_file, batch_size, vrf_difficulty,
+    )
     if allowed_failures < 0:
         raise LabelParameterError(f"allowed failures must be >= 0, got {allowed_failures}")
     distributed = _require_dask()
-    wanted = PostMetadata(
-        node_id=bytes(node_id),
-        commitment_atx_id=bytes(commitment_atx_id),
-        labels_per_unit=labels_per_unit,
-        num_units=num_units,
-        max_file_size=max_file_size,
-    )
-    first_file = 0 if from_file is None else from_file
-    last_file = wanted.num_files - 1 if to_file is None else to_file
-    if not 0 <= first_file <= last_file < wanted.num_files:
-        raise LabelParameterError(f"file range {first_file}..{last_file} is not inside 0..{wanted.num_files - 1}")
 
     if isinstance(cluster, distributed.Client):
         return _run_job(

@@ -400,6 +400,41 @@ def _verify_inputs(
         raise LabelParameterError(f"max file size must be a positive multiple of 16, got {max_file_size}")
 
 
+def plan_initialization(
+    node_id: bytes,
+    commitment_atx_id: bytes,
+    num_units: int,
+    labels_per_unit: int,
+    scrypt_n: int,
+    max_file_size: int,
+    from_file: int | None,
+    to_file: int | None,
+    batch_size: int | None,
+    vrf_difficulty: bytes | None,
+) -> tuple[PostMetadata, int, int]:
+    """Check an initialization request; return the wanted metadata and the inclusive file range.
+
+    :raises LabelParameterError: bad ids, sizes, N, batch size, VRF difficulty or file range.
+    """
+    _verify_inputs(node_id, commitment_atx_id, num_units, labels_per_unit, scrypt_n, max_file_size)
+    if batch_size is not None and batch_size < 1:
+        raise LabelParameterError(f"batch size must be >= 1, got {batch_size}")
+    if vrf_difficulty is not None and len(vrf_difficulty) != ENTIRE_LABEL_SIZE:
+        raise LabelParameterError(f"VRF difficulty must be {ENTIRE_LABEL_SIZE} bytes")
+    wanted = PostMetadata(
+        node_id=bytes(node_id),
+        commitment_atx_id=bytes(commitment_atx_id),
+        labels_per_unit=labels_per_unit,
+        num_units=num_units,
+        max_file_size=max_file_size,
+    )
+    first_file = 0 if from_file is None else from_file
+    last_file = wanted.num_files - 1 if to_file is None else to_file
+    if not 0 <= first_file <= last_file < wanted.num_files:
+        raise LabelParameterError(f"file range {first_file}..{last_file} is not inside 0..{wanted.num_files - 1}")
+    return wanted, first_file, last_file
+
+
 def initialize(
     directory: str | os.PathLike[str],
     node_id: bytes,
@@ -430,24 +465,12 @@ def initialize(
     :raises LabelMismatchError: the backend disagrees with the CPU cross-check.
     :raises InitializationError: other failures.
     """
-    _verify_inputs(node_id, commitment_atx_id, num_units, labels_per_unit, scrypt_n, max_file_size)
-    if batch_size is not None and batch_size < 1:
-        raise LabelParameterError(f"batch size must be >= 1, got {batch_size}")
-    if vrf_difficulty is not None and len(vrf_difficulty) != ENTIRE_LABEL_SIZE:
-        raise LabelParameterError(f"VRF difficulty must be {ENTIRE_LABEL_SIZE} bytes")
+    wanted, first_file, last_file = plan_initialization(
+        node_id, commitment_atx_id, num_units, labels_per_unit, scrypt_n, max_file_size,
+        from_file, to_file, batch_size, vrf_difficulty,
+    )
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    wanted = PostMetadata(
-        node_id=bytes(node_id),
-        commitment_atx_id=bytes(commitment_atx_id),
-        labels_per_unit=labels_per_unit,
-        num_units=num_units,
-        max_file_size=max_file_size,
-    )
-    first_file = 0 if from_file is None else from_file
-    last_file = wanted.num_files - 1 if to_file is None else to_file
-    if not 0 <= first_file <= last_file < wanted.num_files:
-        raise LabelParameterError(f"file range {first_file}..{last_file} is not inside 0..{wanted.num_files - 1}")
     _remove_stale_temp_files(root)
     metadata = prepare_directory(root, wanted)
 
