@@ -78,3 +78,47 @@ class Transport(Protocol):
 
     def get_peers(self) -> list[PeerInfo]:
         """Return the connected peers."""
+
+
+class SmeshingRequestError(ValueError):
+    """A smeshing request that cannot be honoured as asked (bad folder, size, provider, address)."""
+
+
+class SmeshingConflictError(SmeshingRequestError):
+    """A smeshing request that conflicts with what runs (already smeshing, data in use elsewhere)."""
+
+
+@runtime_checkable
+class SmeshingControl(Protocol):
+    """What ``node.smeshing`` offers the API: start and stop smeshing, PoST setup, coinbase, eligibilities.
+
+    The smeshing plugin provides it; the API's private smeshing routes drive it. Answers are
+    JSON-ready (go-spacemesh field names where the reference has them).
+    """
+
+    async def start_smeshing(self, coinbase: bytes | None = None, **opts: object) -> None:
+        """Start PoST setup and the ATX builder of the node's identities with the API's ``opts``.
+
+        :raises SmeshingRequestError: bad options; :raises SmeshingConflictError: it already runs.
+        """
+
+    async def stop_smeshing(self, delete_files: bool = False) -> None:
+        """Stop setup and builders; with ``delete_files`` also remove the identities' PoST data."""
+
+    def is_smeshing(self) -> bool:
+        """Return whether PoST setup or an ATX builder is at work."""
+
+    def get_post_setup_status(self) -> dict[str, object]:
+        """Return the PoST setup status in the shape of go-spacemesh's ``PostSetupStatus``."""
+
+    def get_identities(self) -> list[bytes]:
+        """Return the node ids this node smeshes with."""
+
+    def get_coinbase(self) -> bytes:
+        """Return the address the next ATX names for rewards."""
+
+    def set_coinbase(self, address: bytes) -> None:
+        """Use the 24-byte ``address`` from the next ATX on. :raises SmeshingRequestError: not 24 bytes."""
+
+    def get_eligibilities(self, smesher_id: bytes | None = None) -> dict[str, object]:
+        """Return the proposal eligibilities of the current epoch per identity, or why there are none."""

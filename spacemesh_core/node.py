@@ -146,6 +146,8 @@ class Node:
         self.mesh: Any = None
         #: the sync service when the bundle runs one
         self.sync: Any = None
+        #: starts/stops smeshing and reports PoST setup (``spacemesh_hooks.interfaces.SmeshingControl``)
+        self.smeshing: Any = None
         #: the mempool and VM of the mesh service (None without one)
         self.mempool: Any = None
         self.vm: Any = None
@@ -190,7 +192,7 @@ class Node:
         for result in self.plugins.pm.hook.spacemesh_node_services(node=self):
             specs.extend(result)
         # the status writer starts last and so stops first: its final status still sees every service
-        specs.append(ServiceSpec("status", StatusWriter, depends_on=tuple(spec.name for spec in specs)))
+        specs.append(ServiceSpec("status", StatusWriter, after=tuple(spec.name for spec in specs)))
         return specs
 
     async def start(self) -> None:

@@ -71,7 +71,13 @@ class NodeCollector(Collector):
                                     value=monitor.max_lag_s)
             yield CounterMetricFamily("spacemesh_loop_lag_events", "event-loop stalls over the warning threshold",
                                       value=monitor.lag_count)
-        if self.post_setup is not None:
+        smeshing = getattr(node, "smeshing", None)
+        if smeshing is not None:  # the node's smeshers (started from the config or the API)
+            yield GaugeMetricFamily("spacemesh_post_setup_labels_written", "PoST labels written by the setup",
+                                    value=int(smeshing.get_post_setup_status()["numLabelsWritten"]))
+            yield GaugeMetricFamily("spacemesh_smeshing", "1 while PoST setup or an ATX builder is at work",
+                                    value=int(bool(smeshing.is_smeshing())))
+        elif self.post_setup is not None:
             yield GaugeMetricFamily("spacemesh_post_setup_labels_written", "PoST labels written by the setup",
                                     value=self.post_setup.labels_done)
 

@@ -1,9 +1,10 @@
-"""PoST setup driven from the API when the node has no smeshing service of its own.
+"""PoST setup driven from the API when the node runs no smeshing plugin, and the wizard's helpers.
 
-The node's smeshing service (``node.smeshing``, when the lead wires it) owns PoST setup and the ATX
-builder; until then this class gives the API real PoST initialization: it runs
-:func:`spacemesh_core.post.initialize.initialize` with the bundle's initializer in a worker thread
-and reports its progress. It does not build ATXs: :meth:`get_status` says so (``atxBuilder``).
+Where the smeshing plugin runs, its control (``node.smeshing``) owns PoST setup and the ATX builder
+and the smeshing routes drive it. Without it this class gives the API real PoST initialization: it
+runs :func:`spacemesh_core.post.initialize.initialize` with the bundle's initializer in a worker
+thread and reports its progress. It does not build ATXs: :meth:`get_status` says so (``atxBuilder``).
+The folder check and the speed probe serve the dashboard's wizard in either case.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import attrs
 from aiohttp import web
 
 from spacemesh_core.crypto.address import Address
+from spacemesh_hooks.interfaces import SmeshingConflictError, SmeshingRequestError
 from spacemesh_plugins.api_http.schema import (
     ADDRESS,
     ANY_OBJECT,
@@ -537,12 +538,20 @@ async def is_smeshing(api: Any, request: web.Request, body: dict[str, Any], quer
 async def start_smeshing(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """SmesherService/StartSmeshing: start PoST setup (and ATX building where the node has it)."""
     opts = body["opts"]
-    if "coinbase" in body:
-        api.set_coinbase(api.parse_address(body["coinbase"]))
+    coinbase = api.parse_address(body["coinbase"]) if "coinbase" in body else None
     smeshing = api.get_smeshing()
     if smeshing is not None:
-        await smeshing.start_smeshing(coinbase=api.get_coinbase(), **opts)
+        try:
+            await smeshing.start_smeshing(coinbase=coinbase or api.get_coinbase(), **opts)
+        except SmeshingConflictError as exc:
+            raise Conflict(str(exc)) from None
+        except SmeshingRequestError as exc:
+            raise BadRequest(str(exc)) from None
+        if coinbase is not None:
+            api.set_coinbase(coinbase)
         return {"status": {"code": 0}, "atxBuilder": True}
+    if coinbase is not None:
+        api.set_coinbase(coinbase)
     from spacemesh_plugins.api_http.post_setup import PostSetupError
 
     try:
@@ -557,7 +566,10 @@ async def stop_smeshing(api: Any, request: web.Request, body: dict[str, Any], qu
     """SmesherService/StopSmeshing."""
     smeshing = api.get_smeshing()
     if smeshing is not None:
-        await smeshing.stop_smeshing(delete_files=bool(body.get("deleteFiles")))
+        try:
+            await smeshing.stop_smeshing(delete_files=bool(body.get("deleteFiles")))
+        except SmeshingConflictError as exc:
+            raise Conflict(str(exc)) from None
     else:
         await api.post_setup.stop(delete_files=bool(body.get("deleteFiles")))
     return {"status": {"code": 0}}
@@ -597,9 +609,34 @@ async def get_coinbase(api: Any, request: web.Request, body: dict[str, Any], que
 
 
 async def set_coinbase(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
-    """SmesherService/SetCoinbase."""
+    """SmesherService/SetCoinbase: where the rewards of the next ATX go."""
     api.set_coinbase(api.parse_address(body["id"]["address"]))
     return {"status": {"code": 0}}
+
+
+async def smesher_eligibilities(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
+    """The proposal eligibilities of this node's identities in the current epoch, or why there are none."""
+    smeshing = api.require("smeshing", "no smeshing runs in this node, so it has no eligibilities")
+    smesher = parse_id(body["smesherId"], "smesherId") if "smesherId" in body else None
+    try:
+        answer: dict[str, Any] = smeshing.get_eligibilities(smesher)
+    except SmeshingRequestError as exc:
+        raise NotFound(str(exc)) from None
+    return answer
+
+
+def compute_upcoming_eligibilities(answer: dict[str, Any]) -> tuple[list[dict[str, int]], str | None]:
+    """Return the upcoming ``{layer, count}`` of every identity (merged by layer) and, when there are
+    none, the identities' reasons in one line."""
+    by_layer: dict[int, int] = {}
+    for identity in answer["identities"]:
+        for item in identity["upcoming"]:
+            by_layer[item["layer"]] = by_layer.get(item["layer"], 0) + item["count"]
+    upcoming = [{"layer": layer, "count": count} for layer, count in sorted(by_layer.items())]
+    reasons = list(dict.fromkeys(i["reason"] for i in answer["identities"] if i["reason"]))
+    if upcoming:
+        return upcoming, None
+    return upcoming, "; ".join(reasons) or "this node has no identity yet"
 
 
 async def checkpoint(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
@@ -653,14 +690,14 @@ async def smeshing_overview(api: Any, request: web.Request, body: dict[str, Any]
     else:
         answer["lastAtx"] = None
         answer["lastAtxReason"] = "no state storage is open"
-    eligibilities = getattr(smeshing, "get_eligibilities", None) if smeshing is not None else None
-    if eligibilities is not None:
-        answer["eligibilities"] = eligibilities()
+    if smeshing is not None:
+        upcoming, reason = compute_upcoming_eligibilities(smeshing.get_eligibilities())
+        answer["eligibilities"] = upcoming or None
+        if reason is not None:
+            answer["eligibilitiesReason"] = reason
     else:
         answer["eligibilities"] = None
-        answer["eligibilitiesReason"] = (
-            "proposal eligibilities are computed by the consensus service, which does not run in this node yet"
-        )
+        answer["eligibilitiesReason"] = "this node runs no smeshing, so it makes no proposals"
     answer["atxBuilder"] = smeshing is not None
     provider = node.status_providers.get("smeshing")
     # the smeshing plugin's own view (identities, builder phase, ATXs published) when it runs in this node
@@ -745,6 +782,8 @@ SMESHING_OPTS = obj(
         "dataDir": string("absolute path of the PoST folder", max_length=4096),
         "numUnits": integer(1, 2**32 - 1, "space units to commit"),
         "maxFileSize": integer(16, 2**40, "largest postdata file in bytes"),
+        "provider": string("initializer implementation (`spacemesh plugins list`; empty: the bundle's)",
+                           pattern="^[A-Za-z0-9_.-]*$", max_length=64),
     },
     ("dataDir", "numUnits"),
 )
@@ -791,6 +830,9 @@ ROUTES: tuple[Route, ...] = (
     _v1("SmesherService", "Coinbase", get_coinbase, "Where this node's rewards go"),
     _v1("SmesherService", "SetCoinbase", set_coinbase, "Change where rewards go",
         obj({"id": obj({"address": ADDRESS}, ("address",))}, ("id",)), response=STATUS_RESPONSE),
+    Route("POST", "/api/v1/smeshing/eligibilities", smesher_eligibilities, "Proposal eligibilities of this node's "
+          "identities in the current epoch (layer and count), or why there are none yet", PRIVATE, "SmesherService",
+          body=obj({"smesherId": string("node id, hex or base64", max_length=64)}), needs=("smeshing",)),
     _v1("AdminService", "CheckpointStream", checkpoint, "Export a checkpoint of the state",
         obj({"snapshotLayer": LAYER, "numAtxs": integer(1, 1000)}, ("snapshotLayer",)), ("checkpoint",)),
     Route("GET", "/api/v1/post/folder", post_folder, "Check a folder for PoST data: writable, free space", PRIVATE,

@@ -127,7 +127,8 @@ class ApiContext:
         return storage.state
 
     def get_smeshing(self) -> Any:
-        """Return the node's smeshing service when the node has one (``node.smeshing``), else None."""
+        """Return the node's smeshing control when it has one (``node.smeshing``, a
+        :class:`spacemesh_hooks.interfaces.SmeshingControl`), else None."""
         return getattr(self.node, "smeshing", None)
 
     def parse_address(self, text: str) -> bytes:
@@ -146,24 +147,33 @@ class ApiContext:
                 raise Unavailable(f"the node wallet cannot be used: {exc}") from None
         return self._wallet
 
-    def get_coinbase(self) -> bytes:
-        """Return the coinbase: the one set through the API, else the node wallet's address."""
+    def get_saved_coinbase(self) -> bytes | None:
+        """Return the coinbase set through the API (kept in ``<data dir>/api/coinbase``), or None."""
         if self._coinbase is None:
             path = Path(self.node.data_dir) / COINBASE_FILE
             with contextlib.suppress(OSError, ValueError, AddressError):
                 self._coinbase = bytes(parse_address(path.read_text().strip(), self.hrp))
-        if self._coinbase is None:
-            self._coinbase = self.get_wallet().address
         return self._coinbase
 
+    def get_coinbase(self) -> bytes:
+        """Return the coinbase: the one set through the API, else the smeshers' while they run (the
+        ``[smeshing]`` one), else the node wallet's address (what a smesher started here will use)."""
+        saved = self.get_saved_coinbase()
+        if saved is not None:
+            return saved
+        smeshing = self.get_smeshing()
+        if smeshing is not None and smeshing.is_smeshing():
+            return bytes(smeshing.get_coinbase())
+        return self.get_wallet().address
+
     def set_coinbase(self, address: bytes) -> None:
-        """Set and remember the coinbase (and tell the smeshing service when there is one)."""
+        """Set and remember the coinbase (and tell the smeshing control when there is one)."""
         from spacemesh_core.crypto.address import Address
 
         write_file_atomic(Path(self.node.data_dir) / COINBASE_FILE, Address(address).to_string(self.hrp).encode())
         self._coinbase = address
         smeshing = self.get_smeshing()
-        if smeshing is not None and hasattr(smeshing, "set_coinbase"):
+        if smeshing is not None:
             smeshing.set_coinbase(address)
 
     async def flush_deferred_spends(self) -> None:
@@ -493,6 +503,9 @@ class ApiService:
         for runner in self._runners:
             runner.app[OPENAPI_KEY]["servers"] = [{"url": url, "description": name} for name, url in self.urls.items()]
         self.node.status_providers["api"] = lambda: dict(self.urls)
+        saved, smeshing = self.context.get_saved_coinbase(), self.context.get_smeshing()
+        if saved is not None and smeshing is not None:
+            smeshing.set_coinbase(saved)  # a coinbase set through the API outlives restarts
         if self.node.bus is not None:
             from spacemesh_core.kernel_events import LayerTicked
 

@@ -2,18 +2,21 @@
 
 Per layer (protocol.md §1.2, §3, §5, §6, §7): eligible smeshers publish proposals (``pp1``); at the
 preround the hare engine starts and its messages travel on ``/h/3.0``; the hare output becomes the
-unified block; at the end of the layer the tortoise counts the ballots' votes; layers it has
-decided (or, within hdist, layers with a hare output) are executed by the VM, with rewards, and the
-result is stored. Transactions arrive on ``tx1`` and wait in the mempool; malfeasance proofs travel
-on ``mp1``.
+unified block, which the node's identities in the certifier committee certify (``bc1``, see
+:mod:`~spacemesh_plugins.mesh.certifier`); at the end of the layer the tortoise counts the ballots'
+votes; layers it has decided (or, within hdist, layers with a hare output) are executed by the VM,
+with rewards, and the result is stored. Transactions arrive on ``tx1`` and wait in the mempool;
+malfeasance proofs travel on ``mp1``.
 
 Every incoming message is decoded, validated and only then accepted and forwarded (the transport's
 gossip router forwards what the validator accepts). Nothing a peer sends is stored before it
 passed validation.
 
-Beacons: this service uses the *fallback beacon* of each epoch, ``blake3(prefix || genesis id ||
-epoch)[:4]``, as a node does when it has not run the beacon protocol and takes the value from
-its bootstrap data (the engines of the beacon protocol are in ``spacemesh_core.consensus.beacon``).
+Beacons: the beacon of each epoch comes from the beacon service
+(:mod:`~spacemesh_plugins.mesh.beacon_service`, which runs the protocol), by the rule of
+:func:`~spacemesh_plugins.mesh.beacon_service.choose_epoch_beacon`; until an epoch's beacon is known
+the node neither proposes nor runs the hare in it. The tortoise and the hare's proposal selection get
+the beacon each ballot carries, so ballots with another beacon are "bad beacon" (protocol.md §6).
 """
 
 from __future__ import annotations
@@ -54,7 +57,6 @@ from spacemesh_core.consensus.tortoise import (
     UnknownBaseBallotError,
     compute_ballot_weight_units,
 )
-from spacemesh_core.crypto.hashes import compute_blake3
 from spacemesh_core.crypto.signing import is_valid_signature
 from spacemesh_core.storage.state import AccountRecord, BallotRecord, RewardRecord, TransactionRecord
 from spacemesh_core.sync.ids import ACTIVE_SET_TYPE
@@ -70,6 +72,7 @@ from spacemesh_core.vm.transaction import TransactionError
 from spacemesh_core.vm.vm import VM, CoinbaseReward
 from spacemesh_hooks.interfaces import ValidationResult
 from spacemesh_plugins.mesh.atxdata import AtxData
+from spacemesh_plugins.mesh.certifier import LayerCommittee, create_node_certifier
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +80,10 @@ TOPIC_PROPOSAL = "pp1"
 TOPIC_HARE = "/h/3.0"
 TOPIC_TX = "tx1"
 TOPIC_MALFEASANCE = "mp1"
-BEACON_PREFIX = b"spacemesh-py fallback beacon"
 #: hare messages of a layer whose engine is not running yet are kept (bounded) and replayed
 MAX_EARLY_HARE_MESSAGES = 2000
 #: seconds before the layer's end at which the tortoise counts and the executor runs
 LAYER_END_MARGIN_S = 0.1
-
-
-def compute_fallback_beacon(genesis_id: bytes, epoch: int) -> bytes:
-    """Return the fallback beacon of ``epoch``: ``blake3(prefix || genesis id || LE32(epoch))[:4]``."""
-    return compute_blake3(BEACON_PREFIX, genesis_id, epoch.to_bytes(4, "little"))[:4]
 
 
 def parse_genesis_accounts(entries: Sequence[str]) -> list[tuple[bytes, int]]:
@@ -113,7 +110,7 @@ class _Epoch:
     """What a node knows of an epoch once it starts."""
 
     epoch: int
-    beacon: bytes
+    beacon: bytes | None  # None until the beacon service knows it
     atxs: dict[bytes, AtxInfo]
     active_ids: list[bytes]
     active_weight: int
@@ -121,6 +118,21 @@ class _Epoch:
     slots: int = 0
     eligibilities: dict[int, list[Any]] = attrs.field(factory=dict)
     ref_ballot: bytes | None = None
+
+
+@attrs.frozen
+class OwnEligibilities:
+    """This node's proposal eligibilities in one epoch (what the dashboard shows as upcoming proposals).
+
+    :param atx_id: the node's ATX in the epoch's active set (None: it has none there, so no eligibility).
+    :param layers: layer -> number of eligibility proofs the node holds for it.
+    """
+
+    epoch: int
+    atx_id: bytes | None
+    active_set_size: int
+    slots: int
+    layers: dict[int, int]
 
 
 class MeshService:
@@ -182,6 +194,10 @@ class MeshService:
         self.early_hare: dict[int, list[tuple[bytes, HareMessage]]] = {}
         self.applied: dict[int, bytes | None] = {}
         self.transactions_applied = 0
+        self.certifier = create_node_certifier(
+            node, self.get_layer_committee, self.adopt_certified_block,
+            hare_config=self.suite.hare_config, effective_genesis=self.effective_genesis,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -197,6 +213,7 @@ class MeshService:
         self.node.processors[Hint.BALLOT] = self.process_synced_ballot
         self.node.processors[Hint.BLOCK] = self.process_synced_block
         self.node.processors[Hint.MALFEASANCE] = self.process_synced_malfeasance
+        self.certifier.register(self.node.processors)
         self.node.status_providers["mesh"] = self.get_status
         self.node.mesh = self
         self.node.mempool = self.mempool  # the API reads pending transactions and projections
@@ -240,7 +257,20 @@ class MeshService:
             "mempool": len(self.mempool),
             "verified": self.tortoise.verified,
             "malicious": [n.hex() for n in self.registry.get_malicious_ids()],
+            **self.certifier.get_status(),
         }
+
+    def get_own_eligibilities(self, epoch: int) -> OwnEligibilities | None:
+        """Return this node's proposal eligibilities in ``epoch`` as the layer loop computed them.
+
+        None while the epoch's active set is not chosen (the epoch has not started here yet).
+        """
+        info = self.epochs.get(epoch)
+        if info is None or not info.active_ids:
+            return None
+        own = info.own.atx_id if info.own is not None and info.own.atx_id in info.active_ids else None
+        layers = {layer: len(proofs) for layer, proofs in sorted(info.eligibilities.items())}
+        return OwnEligibilities(epoch, own, len(info.active_ids), info.slots, layers)
 
     def _get_own_atxs(self) -> list[Any]:
         record = self.state.get_last_atx_of_node(self.signer.node_id)
@@ -278,15 +308,22 @@ class MeshService:
         """
         info = self.epochs.get(epoch)
         if info is None:
-            beacon = compute_fallback_beacon(self.genesis_id, epoch)
             atxs = self.atxs.get_epoch_infos(epoch)
             own = next((a for a in atxs.values() if a.node_id == self.signer.node_id), None)
-            info = self.epochs[epoch] = _Epoch(epoch, beacon, atxs, [], 0, own)
+            info = self.epochs[epoch] = _Epoch(epoch, None, atxs, [], 0, own)
             self.tortoise.set_epoch_weight(epoch, max(sum(a.weight for a in atxs.values()), 1))
-            self.tortoise.on_beacon(epoch, beacon)
+        if info.beacon is None:
+            self._resolve_beacon(info)
         if not info.active_ids and self.clock.get_current_epoch() >= epoch:
             self._choose_active_set(info)
         return info
+
+    def _resolve_beacon(self, info: _Epoch) -> None:
+        """Take the epoch's beacon from the beacon service once it is known (tortoise, eligibilities)."""
+        info.beacon = self.node.beacon.get_epoch_beacon(info.epoch)
+        if info.beacon is not None:
+            self.tortoise.on_beacon(info.epoch, info.beacon)
+            self._compute_own_eligibilities(info)
 
     def _choose_active_set(self, info: _Epoch) -> None:
         info.atxs = self.atxs.get_epoch_infos(info.epoch)  # everything received by now
@@ -304,7 +341,13 @@ class MeshService:
         info.active_ids = list(active)
         info.active_weight = sum(info.atxs[a].weight for a in active)
         info.own = next((a for a in info.atxs.values() if a.node_id == self.signer.node_id), None)
-        if info.own is not None and info.own.atx_id in active and info.active_weight > 0:
+        self._compute_own_eligibilities(info)
+
+    def _compute_own_eligibilities(self, info: _Epoch) -> None:
+        """Compute the node's slots and eligible layers once the active set and the beacon are known."""
+        if not info.active_ids or info.beacon is None:
+            return
+        if info.own is not None and info.own.atx_id in info.active_ids and info.active_weight > 0:
             info.slots = compute_slots(info.own.weight, info.active_weight, self.eligibility_config)
             info.eligibilities = compute_eligibilities(
                 self.signer, info.beacon, info.epoch, info.own.vrf_nonce, info.slots, self.layers_per_epoch
@@ -351,6 +394,7 @@ class MeshService:
         for store in (self.proposals, self.hare, self.early_hare):
             for old in [lid for lid in store if lid < horizon]:
                 del store[old]
+        self.certifier.prune()
 
     # -- proposals -----------------------------------------------------------------------------
 
@@ -362,6 +406,7 @@ class MeshService:
         encoded = self.tortoise.encode_votes(layer)
         epoch_data = None
         if epoch_info.ref_ballot is None:
+            assert epoch_info.beacon is not None  # eligibilities exist only once the beacon is known
             active_blob = encode_value(ACTIVE_SET_TYPE, tuple(epoch_info.active_ids))
             set_id = compute_active_set_hash(epoch_info.active_ids)
             self.state.add_active_set(set_id, epoch_info.epoch, active_blob)
@@ -492,6 +537,7 @@ class MeshService:
         block_id = block.compute_id()
         self.state.add_block(block_id, layer, blob)
         self.tortoise.on_block(layer, block_id, block.tick_height)
+        await self.certifier.on_block_known(layer, block_id)
 
     async def process_synced_malfeasance(self, blob: bytes) -> None:
         """Verify and record a malfeasance proof fetched by sync.
@@ -524,30 +570,45 @@ class MeshService:
         atx = epoch_info.atxs.get(bytes(ballot.inner.atx_id)) or self.atxs.get_info(ballot.inner.atx_id)
         if atx is None:
             raise TortoiseError("ballot of an unknown ATX")
-        slots = self._get_ballot_slots(ballot)
+        epoch_data = self._get_ballot_epoch_data(ballot)
+        slots = int(epoch_data.eligibility_count)
+        beacon = bytes(epoch_data.beacon)  # the tortoise compares the ballot's own beacon with ours
         weight = compute_ballot_weight_units(atx.weight, slots, len(ballot.eligibility_proofs))
+        self.node.beacon.record_ballot(
+            epoch, ballot.compute_id(), beacon, atx.weight, slots, len(ballot.eligibility_proofs)
+        )
+        if epoch_info.beacon is None:  # a node that missed the protocol may learn it from this ballot
+            self._resolve_beacon(epoch_info)
         for header in ballot.votes.support:
             block = self.state.get_block(header.id)
             if block is not None:
                 self.tortoise.on_block(header.layer_id, header.id, decode(Block, block.blob).tick_height)
         try:
-            self.tortoise.on_ballot(TortoiseBallot.from_ballot(ballot, weight, epoch_info.beacon))
+            self.tortoise.on_ballot(TortoiseBallot.from_ballot(ballot, weight, beacon))
         except UnknownBaseBallotError:
             base = self.state.get_ballot(ballot.votes.base)
             if base is None:
                 raise
             self._add_ballot_to_tortoise(decode(Ballot, base.blob))
-            self.tortoise.on_ballot(TortoiseBallot.from_ballot(ballot, weight, epoch_info.beacon))
+            self.tortoise.on_ballot(TortoiseBallot.from_ballot(ballot, weight, beacon))
 
     def _get_ballot_slots(self, ballot: Ballot) -> int:
+        return int(self._get_ballot_epoch_data(ballot).eligibility_count)
+
+    def _get_ballot_epoch_data(self, ballot: Ballot) -> EpochData:
+        """Return the epoch data (beacon, slots) a ballot goes by: its own or its reference ballot's.
+
+        :raises TortoiseError: when the reference ballot is not stored.
+        """
         if ballot.inner.epoch_data is not None:
-            return int(ballot.inner.epoch_data.eligibility_count)
+            return ballot.inner.epoch_data
         record = self.state.get_ballot(ballot.inner.ref_ballot)
         if record is None:
             raise TortoiseError("reference ballot unknown")
-        ref = decode(Ballot, record.blob)
-        assert ref.inner.epoch_data is not None
-        return int(ref.inner.epoch_data.eligibility_count)
+        data = decode(Ballot, record.blob).inner.epoch_data
+        if data is None:
+            raise TortoiseError("the reference ballot carries no epoch data")
+        return data
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -626,20 +687,21 @@ class MeshService:
 
     async def _run_hare(self, layer: int, start: float) -> None:
         epoch_info = self._ensure_epoch(layer // self.layers_per_epoch)
-        if not epoch_info.active_ids:
+        beacon = epoch_info.beacon
+        if not epoch_info.active_ids or beacon is None:
             return
         config = self.suite.hare_config
         await self.clock.time.sleep_until(start + config.preround_delay)
         weights = {epoch_info.atxs[a].node_id: epoch_info.atxs[a].weight for a in epoch_info.active_ids}
         engine = self.suite.create_hare_engine(
-            layer, weights, epoch_info.beacon, self.genesis_id, [self.signer], self.registry
+            layer, weights, beacon, self.genesis_id, [self.signer], self.registry
         )
         candidates = [
             ProposalCandidate(
                 pid,
                 bytes(p.ballot.smesher_id),
                 bytes(p.ballot.inner.atx_id),
-                epoch_info.beacon,
+                self._get_proposal_beacon(p),
                 epoch_info.atxs[bytes(p.ballot.inner.atx_id)].base_tick_height
                 if bytes(p.ballot.inner.atx_id) in epoch_info.atxs
                 else 0,
@@ -648,7 +710,7 @@ class MeshService:
         ]
         own_height = epoch_info.own.tick_height if epoch_info.own is not None else None
         engine.set_initial(
-            select_initial_proposals(candidates, epoch_info.beacon, own_height, self.registry.is_malicious)
+            select_initial_proposals(candidates, beacon, own_height, self.registry.is_malicious)
         )
         self.hare[layer] = engine
         for peer, message in self.early_hare.pop(layer, []):
@@ -664,6 +726,13 @@ class MeshService:
                 await self._on_hare_result(layer, output.result)
             elif output.failed:
                 self.state.set_hare_output(layer, None)
+
+    def _get_proposal_beacon(self, proposal: Proposal) -> bytes:
+        """Return the beacon a proposal's ballot carries (empty if its reference ballot is unknown)."""
+        try:
+            return bytes(self._get_ballot_epoch_data(proposal.ballot).beacon)
+        except TortoiseError:
+            return b""
 
     async def _feed_hare(self, engine: Any, peer: bytes, message: HareMessage) -> ValidationResult:
         result = engine.on_message(message)
@@ -730,6 +799,38 @@ class MeshService:
             block_id = block.compute_id()
             self.state.add_block(block_id, layer, encode(block))
             self.tortoise.on_block(layer, block_id, block.tick_height)
+        self.state.set_hare_output(layer, block_id)
+        self.tortoise.on_hare_output(layer, block_id)
+        if block_id is not None:
+            await self.certifier.certify_block(layer, block_id)
+
+    def get_layer_committee(self, layer: int) -> LayerCommittee | None:
+        """Return the active set weights and beacon that seat ``layer``'s committees (the hare's and
+        the certifier's); None while the layer's epoch has not started or its active set is open.
+
+        A node still catching up does not start an epoch's bookkeeping here (its ATXs may not all be
+        synced yet, and the epoch weight the tortoise gets is fixed then): sync's ballots do that."""
+        epoch = layer // self.layers_per_epoch
+        if epoch > self.clock.get_current_epoch() or (epoch not in self.epochs and not self.node.is_synced()):
+            return None
+        info = self._ensure_epoch(epoch)
+        if not info.active_ids or info.beacon is None:
+            return None
+        weights = {info.atxs[a].node_id: info.atxs[a].weight for a in info.active_ids}
+        return LayerCommittee(epoch, weights, info.beacon)
+
+    def adopt_certified_block(self, layer: int, block_id: bytes | None) -> None:
+        """Take a certified block as the hare output of ``layer``, as a syncing node does; ``None``
+        (two certified blocks) makes the output empty (protocol.md §7.2)."""
+        info = self.state.get_layer(layer)
+        if info.hare_done and info.hare_output == block_id:
+            return
+        if block_id is not None:
+            record = self.state.get_block(block_id)
+            if record is None:
+                raise BlockError(f"layer {layer}: certified block {block_id.hex()} is not stored")
+            # a block stored before a restart is not in the tortoise yet (recovery feeds applied layers)
+            self.tortoise.on_block(layer, block_id, decode(Block, record.blob).tick_height)
         self.state.set_hare_output(layer, block_id)
         self.tortoise.on_hare_output(layer, block_id)
 

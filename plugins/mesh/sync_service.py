@@ -3,7 +3,8 @@
 Fetched objects go to the node's processors (``node.processors``: the ATX handler registers one for
 ATXs, the mesh service for ballots, blocks and malfeasance proofs); nothing is stored unvalidated.
 The state (not synced / gossip sync / synced) is in the node status under ``sync`` and gates the
-mesh service's participation, as in the reference.
+mesh service's participation, as in the reference. Block certificates are asked for by the
+block id (the mesh service's certifier verifies and stores them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from typing import Any
 
 from spacemesh_core.kernel.services import cancel_task
+from spacemesh_core.sync.storage_server import get_stored_certificate
 from spacemesh_core.sync.syncer import Syncer, SyncState
 from spacemesh_core.sync.wire import Hint
 
@@ -71,4 +73,6 @@ def _has_object(state: Any, hint: Hint, object_id: bytes) -> bool:
         return state.get_block(object_id) is not None
     if hint is Hint.MALFEASANCE:
         return bool(state.is_malicious(object_id))
+    if hint is Hint.CERTIFICATE:
+        return get_stored_certificate(state, object_id) is not None
     return False

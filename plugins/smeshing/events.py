@@ -91,6 +91,129 @@ class MalfeasanceProofCreated:
     proof: bytes
 
 
+# -- remote proving (1:N): the post listener's requests and replies and the post bus (remote.py) ------------
+
+
+@event("smeshing.post_service_announced")
+@attrs.frozen
+class PostServiceAnnounced:
+    """Request of a post service: it holds the PoST data of ``node_id`` described by the other fields."""
+
+    node_id: bytes
+    commitment_atx_id: bytes
+    num_units: int
+    labels_per_unit: int
+    max_file_size: int
+    vrf_nonce: int
+    scrypt_n: int
+    service: str
+
+
+@event("smeshing.post_service_accepted")
+@attrs.frozen
+class PostServiceAccepted:
+    """Reply: the node accepted the post service as the prover of ``node_id`` for ``session``.
+
+    It names the post bus (where proof requests are published) and the proving parameters.
+    """
+
+    node_id: bytes
+    session: str
+    bus_ingress: str
+    bus_state: str
+    bus_telemetry: str
+    k1: int
+    k2: int
+    pow_difficulty: bytes
+    heartbeat_interval_s: float
+
+
+@event("smeshing.post_service_rejected")
+@attrs.frozen
+class PostServiceRejected:
+    """Reply: the node refused the post service (``retry_after_s`` 0: permanently, fix the data or config)."""
+
+    node_id: bytes
+    reason: str
+    retry_after_s: float
+
+
+@event("smeshing.post_service_heartbeat_sent", Delivery.TELEMETRY)
+@attrs.frozen
+class PostServiceHeartbeatSent:
+    """Request of a post service: ``session`` is alive and proving ``proving`` (a challenge; empty: idle)."""
+
+    node_id: bytes
+    session: str
+    proving: bytes
+
+
+@event("smeshing.post_service_heartbeat_answered", Delivery.TELEMETRY)
+@attrs.frozen
+class PostServiceHeartbeatAnswered:
+    """Reply to a heartbeat: whether the node still knows the session (False after a node restart)."""
+
+    session_valid: bool
+    reason: str
+
+
+@event("smeshing.post_proof_requested")
+@attrs.frozen
+class PostProofRequested:
+    """Published on the post bus: the node wants a PoST proof of ``node_id``'s data for ``challenge``."""
+
+    node_id: bytes
+    request_id: str
+    challenge: bytes
+
+
+@event("smeshing.post_proof_generated")
+@attrs.frozen
+class PostProofGenerated:
+    """Request of a post service: the proof (PostV1 fields) answering ``request_id``."""
+
+    node_id: bytes
+    session: str
+    request_id: str
+    nonce: int
+    indices: bytes
+    pow: int
+
+
+@event("smeshing.post_proof_failed")
+@attrs.frozen
+class PostProofFailed:
+    """Request of a post service: it could not prove ``request_id`` (``reason``)."""
+
+    node_id: bytes
+    session: str
+    request_id: str
+    reason: str
+
+
+@event("smeshing.post_proof_answered")
+@attrs.frozen
+class PostProofAnswered:
+    """Reply to a proof or a failure report: whether the node took it, and why not."""
+
+    request_id: str
+    accepted: bool
+    reason: str
+
+
+#: the remote-proving events (a post service registers only these)
+REMOTE_PROVING_EVENTS: tuple[type, ...] = (
+    PostServiceAnnounced,
+    PostServiceAccepted,
+    PostServiceRejected,
+    PostServiceHeartbeatSent,
+    PostServiceHeartbeatAnswered,
+    PostProofRequested,
+    PostProofGenerated,
+    PostProofFailed,
+    PostProofAnswered,
+)
+
 SMESHING_EVENTS: tuple[type, ...] = (
     PostSetupProgressed,
     PostSetupChanged,
@@ -100,4 +223,5 @@ SMESHING_EVENTS: tuple[type, ...] = (
     AtxPublished,
     AtxReceived,
     MalfeasanceProofCreated,
+    *REMOTE_PROVING_EVENTS,
 )

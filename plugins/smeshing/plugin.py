@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from spacemesh_core.config.schema import ConfigField, ConfigSection
+import click
+
+from spacemesh_core.config.schema import ConfigError, ConfigField, ConfigSection
 from spacemesh_core.kernel.services import ServiceSpec
 from spacemesh_hooks import hookimpl
 
@@ -21,6 +23,18 @@ SMESHING_SECTION = ConfigSection(
         "proving_threads": ConfigField(int, 0, "threads of the proving scan (0: all cores)"),
         "proving_nonces": ConfigField(int, 288, "nonces per proving pass (a multiple of 16)"),
         "poet_poll_interval_s": ConfigField(float, 1.0, "pause between polls for a PoET round's proof"),
+        "post_listen": ConfigField(
+            str, "", "tcp://127.0.0.1:PORT where remote post services connect (empty: off; loopback only)"
+        ),
+        "remote_identities": ConfigField(
+            list, [], "identity names (identities/<name>.key) whose PoST data a remote `spacemesh post serve` proves"
+        ),
+        "post_service_timeout_s": ConfigField(
+            float, 10.0, "a post service without a heartbeat for this long counts as disconnected"
+        ),
+        "remote_proof_timeout_s": ConfigField(
+            float, 3600.0, "ask a connected post service again after this long without a proof (0: never)"
+        ),
     },
     "PoST setup and the ATX builder (smeshing)",
     owner="smeshing",
@@ -43,21 +57,50 @@ def spacemesh_register_events(events: Any) -> None:
 
 
 def get_service_specs(node: Any) -> list[ServiceSpec]:
-    """Return the ATX handler (when the node has state storage) and one smesher per configured identity
-    (when ``smeshing.start`` is set and PoET servers are configured)."""
+    """Return the ATX handler (when the node has state storage), the post listener (when
+    ``smeshing.post_listen`` is set) and one smesher per configured identity (when ``smeshing.start``
+    is set and PoET servers are configured): local ones for ``identities``, remote ones (proved by
+    ``spacemesh post serve``) for ``remote_identities``; a name in both lists is remote.
+
+    :raises ConfigError: remote identities without a post listener, or a bad ``post_listen``.
+    """
+    from spacemesh_plugins.smeshing.remote import (
+        PostListener,
+        PostListenerError,
+        RemoteSmeshingService,
+        parse_post_listen,
+    )
     from spacemesh_plugins.smeshing.service import AtxHandlerService, SmeshingService
 
     if "state_storage" not in node.components:
         return []
     specs = [ServiceSpec("atx-handler", AtxHandlerService)]
     config = node.config
-    if config.smeshing.start and config.poet.servers:
-        for name in dict.fromkeys(config.smeshing.identities):
+    section = config.smeshing
+    remote = list(dict.fromkeys(section.remote_identities))
+    if section.post_listen:
+        try:
+            parse_post_listen(section.post_listen)
+        except PostListenerError as exc:
+            raise ConfigError(f"smeshing.post_listen: {exc}") from None
+        specs.append(ServiceSpec("post-listener", PostListener))
+    elif remote:
+        raise ConfigError("smeshing.remote_identities needs smeshing.post_listen (where post services connect)")
+    if section.start and config.poet.servers:
+        for name in dict.fromkeys(section.identities):
+            if name in remote:
+                continue
 
             def create(node: Any, name: str = str(name)) -> SmeshingService:
                 return SmeshingService(node, name)
 
             specs.append(ServiceSpec(f"smeshing-{name}", create, depends_on=("atx-handler",)))
+        for name in remote:
+
+            def create_remote(node: Any, name: str = str(name)) -> SmeshingService:
+                return RemoteSmeshingService(node, name)
+
+            specs.append(ServiceSpec(f"smeshing-{name}", create_remote, depends_on=("atx-handler", "post-listener")))
     return specs
 
 
@@ -65,3 +108,11 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
 def spacemesh_node_services(node: Any) -> list[ServiceSpec]:
     """Run the ATX handler and the smeshers of the configured identities."""
     return get_service_specs(node)
+
+
+@hookimpl
+def spacemesh_cli_commands(cli: click.Group) -> None:
+    """Add ``serve`` (the remote post service) to the ``post`` group (created here unless another plugin did)."""
+    from spacemesh_plugins.smeshing.cli import add_post_commands
+
+    add_post_commands(cli)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from spacemesh_core.activation.adapters import convert_round_proof, create_prove_function
 from spacemesh_core.activation.builder import (
     AtxBuilder,
@@ -29,6 +31,7 @@ from spacemesh_core.activation.builder import (
     PoetRegistrationError,
     PoetRoundRegistration,
     PostInfo,
+    ProveFunction,
 )
 from spacemesh_core.activation.challenge import PoetTiming
 from spacemesh_core.activation.handler import (
@@ -131,6 +134,10 @@ class AtxHandlerService:
         )
         node.atx_handler = self.handler
         node.atx_handler_service = self
+        from spacemesh_plugins.smeshing.control import SmeshingControl
+
+        # what the API's smeshing routes drive (start/stop smeshers through the service manager)
+        node.smeshing = SmeshingControl(node, self)
         node.status_providers["smeshing"] = self.get_status
         if hasattr(node, "processors"):
             node.processors[Hint.ATX] = self._process_synced_atx
@@ -186,6 +193,7 @@ class AtxHandlerService:
             self.node.processors.pop(Hint.ATX, None)
         self.node.atx_handler = None
         self.node.atx_handler_service = None
+        self.node.smeshing = None
 
     async def process_atx(self, blob: bytes) -> bool:
         """Validate and store ``blob``; publish what happened; return True when it is new and valid.
@@ -225,8 +233,25 @@ class AtxHandlerService:
         }
 
 
+@attrs.frozen
+class SmesherOptions:
+    """Choices of one start that replace the ``[smeshing]`` values (the API's StartSmeshing opts).
+
+    :param post_dir: the identity's PoST directory itself (not a parent of per-identity folders).
+    :param provider: the name of an ``initializer`` implementation.
+    """
+
+    post_dir: Path | None = None
+    num_units: int | None = None
+    max_file_size: int | None = None
+    provider: str | None = None
+
+
 class SmeshingService:
     """PoST setup and the ATX builder of one identity (see the module doc)."""
+
+    #: the builder class (the remote smesher's builder awaits proofs instead of proving in a thread)
+    builder_class: type[AtxBuilder] = AtxBuilder
 
     def __init__(self, node: Any, identity_name: str) -> None:
         self.node = node
@@ -240,11 +265,36 @@ class SmeshingService:
         self.setup: PostSetup | None = None
         self.builder: AtxBuilder | None = None
         self.error: str | None = None
+        #: why no ATX builder runs although the data is ready (None: it runs or will)
+        self.note: str | None = None
+        #: the reward address set at runtime (the API's SetCoinbase); None: ``[smeshing] coinbase``
+        self.coinbase: bytes | None = None
+        #: the latest initialization progress (labels per second, time left)
+        self.progress: InitProgress | None = None
+        self.options = SmesherOptions()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def set_options(self, options: SmesherOptions) -> None:
+        """Use ``options`` instead of the ``[smeshing]`` values (before :meth:`start`)."""
+        self.options = options
+        if options.num_units:
+            self.num_units = options.num_units
+
+    def set_coinbase(self, address: bytes) -> None:
+        """Send the rewards of the next ATX (the one being built included) to the 24-byte ``address``."""
+        self.coinbase = bytes(address)
+        if self.builder is not None:
+            self.builder.coinbase = self.coinbase
+
+    def is_running(self) -> bool:
+        """Return whether setup or the builder is at work (started, not stopped, not failed)."""
+        return self._task is not None and not self._task.done()
+
     def get_post_dir(self) -> Path:
         """Return the identity's PoST directory (``<smeshing data_dir or node data>/post/<identity>``)."""
+        if self.options.post_dir is not None:
+            return Path(self.options.post_dir)
         base = self.node.config.smeshing.data_dir
         root = Path(base).expanduser() if base else self.node.data_dir / "post"
         return Path(root) / self.identity_name
@@ -282,7 +332,7 @@ class SmeshingService:
                 self.num_units,
                 post.labels_per_unit,
                 post.scrypt_n,
-                section.max_file_size or post.max_file_size,
+                self.options.max_file_size or section.max_file_size or post.max_file_size,
             ),
             provider=self._create_initializer(),
             on_progress=self._on_progress,
@@ -300,13 +350,14 @@ class SmeshingService:
 
     def _create_initializer(self) -> Any:
         component = self.node.components.get("initializer")
-        provider = self.node.config.smeshing.provider
+        provider = self.options.provider or self.node.config.smeshing.provider
         if provider:
             component = self.node.registries.get("initializer", provider)
         return component.factory() if component is not None else None
 
     def _on_progress(self, progress: InitProgress) -> None:
         """Called in the initializer's thread: hand the telemetry event to the loop."""
+        self.progress = progress
         bus = self.node.bus
         if bus is None or self.signer is None or self._loop is None:
             return
@@ -319,15 +370,16 @@ class SmeshingService:
             await self.node.bus.publish(event)
 
     async def _run(self) -> None:
-        assert self.setup is not None and self.signer is not None
+        assert self.signer is not None
         self._loop = asyncio.get_running_loop()
         try:
-            commitment = self.setup.get_commitment_atx_id() or self._choose_commitment_atx()
-            await self._publish_event(PostSetupChanged(self.signer.node_id, PostSetupState.INITIALIZING.value, None))
-            metadata = await self.setup.run(commitment)
-            await self._publish_event(PostSetupChanged(self.signer.node_id, PostSetupState.COMPLETE.value, None))
+            metadata = await self._prepare_post_data()
             if metadata.nonce is None:
                 raise BuilderError("the PoST data has no VRF nonce")
+            if not self.node.config.poet.servers:
+                self.note = "no PoET server is configured ([poet] servers), so no ATX can be built"
+                LOG.warning("identity %s: PoST data ready; %s", self.identity_name, self.note)
+                return
             self.builder = self._create_builder(metadata)
             await self.builder.run()
         except asyncio.CancelledError:
@@ -336,6 +388,27 @@ class SmeshingService:
             self.error = f"{type(exc).__name__}: {exc}"
             LOG.exception("smeshing of identity %s stopped", self.identity_name)
             await self._publish_event(PostSetupChanged(self.signer.node_id, PostSetupState.ERROR.value, self.error))
+
+    async def _prepare_post_data(self) -> Any:
+        """Initialize (or resume, or check) the identity's PoST data; return its metadata."""
+        assert self.setup is not None and self.signer is not None
+        commitment = self.setup.get_commitment_atx_id() or self._choose_commitment_atx()
+        await self._publish_event(PostSetupChanged(self.signer.node_id, PostSetupState.INITIALIZING.value, None))
+        metadata = await self.setup.run(commitment)
+        await self._publish_event(PostSetupChanged(self.signer.node_id, PostSetupState.COMPLETE.value, None))
+        return metadata
+
+    def _create_prove_function(self) -> ProveFunction:
+        """Return the PoST prove function over the local data (the bundle's prover)."""
+        node = self.node
+        section = node.config.smeshing
+        prover_component = node.components.get("prover")
+        if prover_component is None:
+            raise BuilderError("the bundle has no prover")
+        prover = prover_component.factory(threads=section.proving_threads or None)
+        post = node.config.post
+        params = ProvingParams(post.k1, post.k2, bytes.fromhex(post.pow_difficulty))
+        return create_prove_function(self.get_post_dir(), params, prover, nonces=section.proving_nonces)
 
     def _choose_commitment_atx(self) -> bytes:
         best = self.node.storage.state.get_highest_tick_atx(1 << 62)
@@ -346,17 +419,12 @@ class SmeshingService:
         node = self.node
         config = node.config
         section = config.smeshing
-        prover_component = node.components.get("prover")
-        if prover_component is None:
-            raise BuilderError("the bundle has no prover")
-        prover = prover_component.factory(threads=section.proving_threads or None)
-        params = ProvingParams(config.post.k1, config.post.k2, bytes.fromhex(config.post.pow_difficulty))
-        coinbase = (
+        coinbase = self.coinbase or (
             bytes(parse_address(section.coinbase, config.network.hrp))
             if section.coinbase
             else bytes(compute_wallet_principal(self.signer.node_id))
         )
-        return AtxBuilder(
+        return self.builder_class(
             self.signer,
             local=node.storage.local,
             state=node.storage.state,
@@ -368,7 +436,7 @@ class SmeshingService:
             post_info=PostInfo(
                 metadata.num_units, metadata.labels_per_unit, metadata.commitment_atx_id, int(metadata.nonce)
             ),
-            prove=create_prove_function(self.get_post_dir(), params, prover, nonces=section.proving_nonces),
+            prove=self._create_prove_function(),
             poet=PoetClientAdapter(
                 config.poet.servers, self.signer, node.genesis_id, poll_interval_s=section.poet_poll_interval_s
             ),

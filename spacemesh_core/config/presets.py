@@ -64,13 +64,26 @@ DEVNET: PresetValues = {
         "max_file_size": 16 * 4096,
     },
     "poet": {"phase_shift_s": 12.0, "cycle_gap_s": 4.0, "grace_period_s": 1.0},
-    "hare": {"committee": 50, "leaders": 5, "preround_delay_s": 0.5, "round_duration_s": 0.4},
+    # a committee of 50 seats spread over a handful of identities certifies with all honest nodes online
+    "hare": {
+        "committee": 50,
+        "leaders": 5,
+        "preround_delay_s": 0.5,
+        "round_duration_s": 0.4,
+        "certifier_committee": 50,
+    },
     "tortoise": {"window": 60, "bad_beacon_vote_delay_layers": 12},
+    # the protocol of epoch E (at its first layer) must be done well before E + 1 starts (24 s
+    # later) on a loaded machine: 3 s of proposals and 3 s of first votes, no following rounds
     "beacon": {
         "kappa": 40,
-        "proposal_duration_s": 0.5,
-        "first_voting_round_duration_s": 0.5,
-        "grace_period_s": 0.2,
+        "proposal_duration_s": 3.0,
+        "first_voting_round_duration_s": 3.0,
+        "rounds": 0,
+        "voting_round_duration_s": 1.0,
+        "weak_coin_round_duration_s": 1.0,
+        "grace_period_s": 2.0,
+        "sync_weight_units": 6,
     },
     "node": {"data_dir": "./devnet-data", "bundle": "devnet", "service_stop_timeout_s": 5.0},
     "p2p": {"listen": "tcp://127.0.0.1:0"},

@@ -69,6 +69,9 @@ HARE = ConfigSection(
         "iterations_limit": ConfigField(int, 4, "hare iterations before giving up"),
         "preround_delay_s": ConfigField(float, 25.0, "preround start after the layer starts"),
         "round_duration_s": ConfigField(float, 12.0, "duration of one hare round"),
+        "certifier_committee": ConfigField(
+            int, 200, "expected seats of a layer's block-certifier committee; a block is certified by more than half"
+        ),
     },
     "hare3 agreement",
 )
@@ -94,7 +97,12 @@ BEACON = ConfigSection(
         "proposal_duration_s": ConfigField(float, 240.0, "proposal phase length"),
         "first_voting_round_duration_s": ConfigField(float, 1800.0, "first voting round length"),
         "rounds": ConfigField(int, 0, "following voting rounds"),
+        "voting_round_duration_s": ConfigField(float, 240.0, "length of each following voting round"),
+        "weak_coin_round_duration_s": ConfigField(float, 240.0, "length of each weak coin round"),
         "grace_period_s": ConfigField(float, 600.0, "grace for late proposals"),
+        "sync_weight_units": ConfigField(
+            int, 800, "eligibilities seen in ballots before a node that missed the protocol adopts their beacon"
+        ),
     },
     "the random beacon",
 )

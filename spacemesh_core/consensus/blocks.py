@@ -58,7 +58,9 @@ __all__ = [
     "CertificateError",
     "Certifier",
     "CertifierConfig",
+    "CertifyMessageWindowError",
     "DuplicateAtxError",
+    "DuplicateCertifyMessageError",
     "OptimisticFilter",
     "compute_block_rewards",
     "compute_block_seed",
@@ -92,6 +94,14 @@ class DuplicateAtxError(BlockError):
 
 class CertificateError(ValueError):
     """A certify message is rejected (layer window, signature, eligibility, duplicate)."""
+
+
+class CertifyMessageWindowError(CertificateError):
+    """A certify message for a layer outside the acceptance window (late or early, not malicious)."""
+
+
+class DuplicateCertifyMessageError(CertificateError):
+    """A second certify message from one signer for a layer (a gossip echo, or an equivocation)."""
 
 
 @attrs.frozen
@@ -339,27 +349,20 @@ class Certifier:
     def on_certify_message(self, message: CertifyMessage, oracle: HareOracle, current_layer: int) -> Certificate | None:
         """Check and record a certify message; return a certificate when its block first reaches the threshold.
 
-        :raises CertificateError: outside ``[current − zdist − 1, current + zdist]``, for a bad signature,
-            an invalid eligibility, or a second message from the same signer for the layer.
+        :raises CertifyMessageWindowError: outside ``[current − zdist − 1, current + zdist]``.
+        :raises DuplicateCertifyMessageError: for a second message from the same signer for the layer.
+        :raises CertificateError: for a bad signature or an invalid eligibility (proof or count).
         """
         content = message.content
         low = current_layer - self.config.zdist - 1
         if not low <= content.layer_id <= current_layer + self.config.zdist:
-            raise CertificateError(
+            raise CertifyMessageWindowError(
                 f"certify message for layer {content.layer_id} outside [{low}, {current_layer + self.config.zdist}]"
             )
         state = self._layers.setdefault(content.layer_id, _LayerCertificates())
         if message.smesher_id in state.signers:
-            raise CertificateError("duplicate certify message from one signer")
-        if not is_valid_signature(
-            message.smesher_id, SigningDomain.HARE, message.get_signed_bytes(), message.signature, self.genesis_id
-        ):
-            raise CertificateError("invalid certify message signature")
-        eligibility = HareEligibility(content.proof, content.eligibility_count)
-        if content.eligibility_count == 0 or not oracle.is_eligible(
-            message.smesher_id, content.layer_id, CERTIFY_ROUND, self.config.committee, eligibility
-        ):
-            raise CertificateError("invalid certifier eligibility")
+            raise DuplicateCertifyMessageError("duplicate certify message from one signer")
+        self.verify_certify_message(message, oracle)
         state.signers.add(message.smesher_id)
         block_id = content.block_id
         state.counts[block_id] = state.counts.get(block_id, 0) + content.eligibility_count
@@ -370,6 +373,32 @@ class Certifier:
             state.certified[block_id] = certificate
             return certificate
         return None
+
+    def verify_certify_message(self, message: CertifyMessage, oracle: HareOracle) -> None:
+        """Check a certify message's signature and its eligibility proof and count; record nothing.
+
+        :raises CertificateError: for a bad signature or an invalid eligibility.
+        """
+        content = message.content
+        if not is_valid_signature(
+            message.smesher_id, SigningDomain.HARE, message.get_signed_bytes(), message.signature, self.genesis_id
+        ):
+            raise CertificateError("invalid certify message signature")
+        eligibility = HareEligibility(content.proof, content.eligibility_count)
+        if content.eligibility_count == 0 or not oracle.is_eligible(
+            message.smesher_id, content.layer_id, CERTIFY_ROUND, self.config.committee, eligibility
+        ):
+            raise CertificateError("invalid certifier eligibility")
+
+    def has_signer(self, layer: int, smesher_id: bytes) -> bool:
+        """Return whether a certify message of ``smesher_id`` for ``layer`` was already counted."""
+        state = self._layers.get(layer)
+        return state is not None and bytes(smesher_id) in state.signers
+
+    def prune(self, before_layer: int) -> None:
+        """Forget the messages and certificates of every layer below ``before_layer``."""
+        for layer in [lid for lid in self._layers if lid < before_layer]:
+            del self._layers[layer]
 
     def get_certified_block(self, layer: int) -> bytes | None:
         """Return the certified block of ``layer``; ``None`` if none or if two blocks were certified."""
@@ -402,13 +431,7 @@ class Certifier:
             if message.smesher_id in seen:
                 raise CertificateError("duplicate signer in certificate")
             seen.add(message.smesher_id)
-            if not is_valid_signature(
-                message.smesher_id, SigningDomain.HARE, message.get_signed_bytes(), message.signature, self.genesis_id
-            ):
-                raise CertificateError("invalid certify message signature")
-            eligibility = HareEligibility(content.proof, content.eligibility_count)
-            if not oracle.is_eligible(message.smesher_id, layer, CERTIFY_ROUND, self.config.committee, eligibility):
-                raise CertificateError("invalid certifier eligibility")
+            self.verify_certify_message(message, oracle)
             total += content.eligibility_count
         if total < self.config.threshold:
             raise CertificateError(f"certificate carries {total} < {self.config.threshold} eligibilities")

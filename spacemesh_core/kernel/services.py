@@ -58,7 +58,10 @@ class ServiceSpec:
 
     :param name: unique service name.
     :param factory: builds the service from the node (``factory(node) -> Service``).
-    :param depends_on: names of services that must be running first.
+    :param depends_on: names of services that must be running first (and that cannot be stopped
+        alone while this one runs, see :meth:`ServiceManager.stop_service`).
+    :param after: ordering only: start after these services when they are in the set (and stop
+        before them), without needing them (the status writer comes after everything).
     :param placement: ``in-process`` or ``subprocess`` (informational for factories that build
         a :class:`SubprocessService`).
     :param start_timeout_s: bound on ``start()``.
@@ -71,6 +74,7 @@ class ServiceSpec:
     placement: str = IN_PROCESS
     start_timeout_s: float = 30.0
     stop_timeout_s: float = 10.0
+    after: tuple[str, ...] = ()
 
 
 def compute_start_order(specs: Iterable[ServiceSpec]) -> list[ServiceSpec]:
@@ -96,7 +100,8 @@ def compute_start_order(specs: Iterable[ServiceSpec]) -> list[ServiceSpec]:
         if state.get(name) == "visiting":
             raise ServiceError(f"service dependency cycle: {' -> '.join([*path, name])}")
         state[name] = "visiting"
-        for dep in by_name[name].depends_on:
+        spec = by_name[name]
+        for dep in (*spec.depends_on, *(n for n in spec.after if n in by_name)):
             visit(dep, [*path, name])
         state[name] = "done"
         order.append(by_name[name])
@@ -123,6 +128,9 @@ class ServiceManager:
         self._node = node
         self._on_event = on_event
         self._running: list[tuple[ServiceSpec, Service]] = []
+        self._stopping = False
+        # serialises services started or stopped one by one (start_service, stop_service) with stop()
+        self._changing = asyncio.Lock()
 
     @property
     def running(self) -> list[str]:
@@ -151,22 +159,76 @@ class ServiceManager:
 
     async def stop(self) -> list[str]:
         """Stop running services in reverse start order; return the names that did not stop cleanly."""
-        unclean = []
-        while self._running:
-            spec, service = self._running.pop()
-            clean = True
+        self._stopping = True
+        async with self._changing:
+            unclean = []
+            while self._running:
+                spec, service = self._running.pop()
+                if not await self._stop_one(spec, service):
+                    unclean.append(spec.name)
+            return unclean
+
+    async def _stop_one(self, spec: ServiceSpec, service: Service) -> bool:
+        clean = True
+        try:
+            await asyncio.wait_for(service.stop(), spec.stop_timeout_s)
+        except Exception as exc:  # keep stopping the others
+            clean = False
+            log.error("service %s did not stop cleanly: %r", spec.name, exc)
+            kill = getattr(service, "kill", None)
+            if kill is not None:
+                with contextlib.suppress(Exception):
+                    await kill()
+        await self._emit("stopped", spec.name, clean)
+        return clean
+
+    def get_service(self, name: str) -> Service | None:
+        """Return the running service called ``name``, or None when none runs under that name."""
+        return next((service for spec, service in self._running if spec.name == name), None)
+
+    async def start_service(self, spec: ServiceSpec) -> Service:
+        """Start one more service while the others run (e.g. smeshing started from the API).
+
+        It joins the running set, so :meth:`stop` stops it with the others (first: it started last).
+
+        :raises ServiceError: the name already runs, a dependency does not run, the manager is
+            stopping, or the service failed to start (it is stopped again then; the cause is chained).
+        """
+        async with self._changing:
+            if self._stopping:
+                raise ServiceError(f"cannot start service {spec.name!r}: the services are stopping")
+            if self.get_service(spec.name) is not None:
+                raise ServiceError(f"service {spec.name!r} is already running")
+            missing = [dep for dep in spec.depends_on if self.get_service(dep) is None]
+            if missing:
+                raise ServiceError(f"service {spec.name!r} needs {', '.join(missing)} running first")
+            service = spec.factory(self._node)
             try:
-                await asyncio.wait_for(service.stop(), spec.stop_timeout_s)
-            except Exception as exc:  # keep stopping the others
-                clean = False
-                log.error("service %s did not stop cleanly: %r", spec.name, exc)
-                kill = getattr(service, "kill", None)
-                if kill is not None:
-                    with contextlib.suppress(Exception):
-                        await kill()
-                unclean.append(spec.name)
-            await self._emit("stopped", spec.name, clean)
-        return unclean
+                await asyncio.wait_for(service.start(), spec.start_timeout_s)
+            except Exception as exc:
+                reason = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc}"
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(service.stop(), spec.stop_timeout_s)
+                raise ServiceError(f"service {spec.name!r} {reason} while starting") from exc
+            self._running.append((spec, service))
+            log.info("service %s started (%s)", spec.name, spec.placement)
+            await self._emit("started", spec.name, spec.placement)
+            return service
+
+    async def stop_service(self, name: str) -> bool:
+        """Stop the running service ``name`` alone and forget it; return whether it stopped cleanly.
+
+        :raises ServiceError: it does not run, or a running service depends on it.
+        """
+        async with self._changing:
+            found = [(spec, service) for spec, service in self._running if spec.name == name]
+            if not found:
+                raise ServiceError(f"service {name!r} is not running")
+            dependants = [spec.name for spec, _ in self._running if name in spec.depends_on]
+            if dependants:
+                raise ServiceError(f"service {name!r} cannot stop while {', '.join(dependants)} depend on it")
+            self._running.remove(found[0])
+            return await self._stop_one(*found[0])
 
     async def _emit(self, what: str, name: str, detail: Any) -> None:
         if self._on_event is not None:

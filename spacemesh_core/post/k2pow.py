@@ -262,9 +262,18 @@ class K2PowSolver(Protocol):
     """Finds the k2pows of a pass's nonce groups (RandomX on this machine, or a remote service)."""
 
     def find_k2pows(
-        self, nonce_groups: Sequence[int], challenge: bytes, node_id: bytes, threshold: bytes
+        self,
+        nonce_groups: Sequence[int],
+        challenge: bytes,
+        node_id: bytes,
+        threshold: bytes,
+        *,
+        should_stop: Callable[[], bool] | None = None,
     ) -> dict[int, int]:
-        """Return ``{nonce_group: pow}`` with each pow's hash below ``threshold``."""
+        """Return ``{nonce_group: pow}`` with each pow's hash below ``threshold``.
+
+        :raises InterruptedError: ``should_stop()`` returned True (checked while searching).
+        """
         ...
 
 
@@ -288,11 +297,22 @@ class RandomXK2PowSolver:
         return get_randomx_hasher(mode)
 
     def find_k2pows(
-        self, nonce_groups: Sequence[int], challenge: bytes, node_id: bytes, threshold: bytes
+        self,
+        nonce_groups: Sequence[int],
+        challenge: bytes,
+        node_id: bytes,
+        threshold: bytes,
+        *,
+        should_stop: Callable[[], bool] | None = None,
     ) -> dict[int, int]:
-        """Return the smallest valid pow nonce of each group (see :func:`find_k2pow`)."""
+        """Return the smallest valid pow nonce of each group (see :func:`find_k2pow`).
+
+        :raises InterruptedError: ``should_stop()`` returned True.
+        """
         hasher = self.get_hasher(threshold, len(nonce_groups))
         return {
-            group: find_k2pow(group, challenge, node_id, threshold, hasher=hasher, threads=self.threads)
+            group: find_k2pow(
+                group, challenge, node_id, threshold, hasher=hasher, threads=self.threads, should_stop=should_stop
+            )
             for group in nonce_groups
         }

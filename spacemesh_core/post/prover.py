@@ -522,7 +522,10 @@ def generate_proof(
         if on_pass is not None:
             on_pass(PassStarted(nonce_start, nonce_end))
         groups = list(compute_nonce_group_range(nonce_start, nonce_end))
-        pows = solver.find_k2pows(groups, challenge, node_id, threshold)
+        try:
+            pows = solver.find_k2pows(groups, challenge, node_id, threshold, should_stop=should_stop)
+        except InterruptedError:
+            raise ProvingStoppedError("proving was stopped") from None
         result = scan.scan(
             segments,
             challenge,

@@ -318,6 +318,11 @@ class StateStore:
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    def get_last_certified_layer(self) -> int | None:
+        """Return the highest layer holding a block certificate, or None before the first."""
+        row = self.db.conn.execute("SELECT MAX(layer) FROM certificates").fetchone()
+        return row[0]
+
     # -- layers --------------------------------------------------------------------------------
 
     def set_hare_output(self, layer: int, block_id: bytes | None) -> None:

@@ -223,4 +223,4 @@ class FetchServer:
 
 
 #: objects whose ids are 20 bytes (padded to 32 on the wire)
-_ID20_HINTS = frozenset({Hint.BALLOT, Hint.BLOCK, Hint.PROPOSAL})
+_ID20_HINTS = frozenset({Hint.BALLOT, Hint.BLOCK, Hint.PROPOSAL, Hint.CERTIFICATE})

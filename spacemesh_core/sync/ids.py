@@ -7,7 +7,7 @@ from spacemesh_core.crypto.hashes import compute_blake3
 from spacemesh_core.sync.wire import Hint
 from spacemesh_core.types.atx import ActivationTxV1
 from spacemesh_core.types.ballot import Ballot
-from spacemesh_core.types.block import Block
+from spacemesh_core.types.block import Block, Certificate
 from spacemesh_core.types.malfeasance import MalfeasanceProof
 from spacemesh_core.types.poet import PoetProofMessage
 from spacemesh_core.types.primitives import ATX_ID_SIZE
@@ -44,6 +44,9 @@ def compute_object_id(hint: Hint, blob: bytes) -> bytes:
         return decode(PoetProofMessage, blob).compute_ref()
     if hint is Hint.MALFEASANCE:
         return get_accused_node_id(decode(MalfeasanceProof, blob))
+    if hint is Hint.CERTIFICATE:
+        # a certificate is asked for by the id of the block it certifies
+        return bytes(decode(Certificate, blob).block_id)
     if hint is Hint.ACTIVE_SET:
         # the id of an active set is the ``ActiveSetHash`` of epoch data: blake3 of its sorted ids
         return compute_blake3(*sorted(bytes(i) for i in decode_value(ACTIVE_SET_TYPE, blob)))

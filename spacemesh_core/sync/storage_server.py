@@ -10,7 +10,10 @@ from spacemesh_core.sync.wire import Hint, LayerData, LayerOpinion
 
 
 def get_stored_blob(state: StateStore, hint: Hint, object_id: bytes) -> bytes | None:
-    """Return the stored bytes of an object, or None (proposals are not kept, as in the reference)."""
+    """Return the stored bytes of an object, or None (proposals are not kept, as in the reference).
+
+    A certificate is looked up by the id of the block it certifies.
+    """
     if hint is Hint.ATX:
         atx = state.get_atx(object_id)
         return atx.blob if atx else None
@@ -30,6 +33,19 @@ def get_stored_blob(state: StateStore, hint: Hint, object_id: bytes) -> bytes | 
         return state.get_malfeasance_proof(object_id)
     if hint is Hint.ACTIVE_SET:
         return state.get_active_set(object_id)
+    if hint is Hint.CERTIFICATE:
+        return get_stored_certificate(state, object_id)
+    return None
+
+
+def get_stored_certificate(state: StateStore, block_id: bytes) -> bytes | None:
+    """Return the stored certificate of ``block_id`` (None: unknown block or not certified)."""
+    block = state.get_block(block_id)
+    if block is None:
+        return None
+    for certified, blob in state.get_certificates(block.layer):
+        if certified == block_id:
+            return blob
     return None
 
 

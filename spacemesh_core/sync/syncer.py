@@ -5,6 +5,11 @@ while so nothing in flight is missed) → ``synced``; a node that falls more tha
 ``out_of_sync_layers`` behind the clock goes back to ``not_synced``. Fetched objects are handed to
 processors (the ATX handler, the ballot handler, ...) which validate and store them; the syncer
 never stores anything itself, so nothing unvalidated can enter the state through it.
+
+Block certificates travel with layer contents: after a layer's blocks, the syncer asks for the
+certificate of each of them (``hs/1`` with hint ``CERTIFICATE`` and the block id). A layer whose
+blocks end up without a stored certificate (no peer had one yet, or every one offered was rejected)
+is asked again in the following rounds while it is at most ``certificate_retry_layers`` old.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Syncer:
     :param out_of_sync_layers: lag beyond which the node is ``not_synced`` again.
     :param max_layers_per_round: layers one round fetches at most (the rest in later rounds).
     :param max_epochs_per_round: past epochs of ATXs one round looks at, counting back from now.
+    :param certificate_retry_layers: how many layers back a missing block certificate is asked again.
     :param on_state: called with the new state whenever it changes.
     """
 
@@ -69,6 +75,7 @@ class Syncer:
         out_of_sync_layers: int = 36,
         max_layers_per_round: int = 200,
         max_epochs_per_round: int = 100,
+        certificate_retry_layers: int = 10,
         on_state: Callable[[SyncState], Awaitable[None] | None] | None = None,
     ) -> None:
         self.fetcher = fetcher
@@ -81,6 +88,9 @@ class Syncer:
         #: bounds on one round's work, so a far-behind node makes progress round by round
         self.max_layers_per_round = max_layers_per_round
         self.max_epochs_per_round = max_epochs_per_round
+        self.certificate_retry_layers = certificate_retry_layers
+        #: layer -> its block ids, for layers whose blocks have no stored certificate yet
+        self.uncertified: dict[int, tuple[bytes, ...]] = {}
         self.state = SyncState.NOT_SYNCED
         self.progress = SyncProgress()
         self._caught_up_at: int | None = None
@@ -138,7 +148,28 @@ class Syncer:
             data = await self.fetcher.get_layer_data(layer)
             await self._process(Hint.BALLOT, list(data.ballots))
             await self._process(Hint.BLOCK, list(data.blocks))
+            if data.blocks:
+                self.uncertified[layer] = tuple(data.blocks)
             self.progress.layer = layer
+        await self.sync_certificates()
+
+    async def sync_certificates(self) -> None:
+        """Fetch the certificates of synced layers' blocks that have none stored yet.
+
+        Layers older than ``certificate_retry_layers`` before the current one are given up (their
+        blocks' validity is the tortoise's business by then).
+        """
+        if Hint.CERTIFICATE not in self.processors:
+            self.uncertified.clear()
+            return
+        oldest = self.clock.get_current_layer() - self.certificate_retry_layers
+        for layer in sorted(self.uncertified):
+            blocks = self.uncertified.pop(layer)
+            if layer < oldest or any(self.has_object(Hint.CERTIFICATE, b) for b in blocks):
+                continue
+            await self._process(Hint.CERTIFICATE, list(blocks))
+            if not any(self.has_object(Hint.CERTIFICATE, b) for b in blocks):
+                self.uncertified[layer] = blocks
 
     async def sync_once(self) -> SyncState:
         """Run one round (ATXs, malfeasance, layers) and update the state.

@@ -5,6 +5,8 @@
 protocol   request                                      response
 =========  ===========================================  ===================================
 ``hs/1``   :class:`HashRequest` (≤ 100 hint/hash pairs)  :class:`HashResponse` (found blobs)
+                                                        (a block's certificate: hint
+                                                        ``CERTIFICATE`` with the block id)
 ``ax/1``   :class:`EpochRequest`                        :class:`IdList` (ATX ids)
 ``ld/1``   :class:`LayerRequest`                        :class:`LayerData` (ballots, blocks)
 ``lp/2``   :class:`LayerRequest`                        :class:`LayerOpinion`
@@ -43,6 +45,8 @@ class Hint(enum.IntEnum):
     POET = 6
     MALFEASANCE = 7
     ACTIVE_SET = 8
+    #: the certificate of a block, asked for by the block's id (``Certificate.block_id`` proves it)
+    CERTIFICATE = 9
 
 
 def pad_id(object_id: bytes) -> bytes:

@@ -25,6 +25,7 @@ from spacemesh_core.kernel.plugins import load_plugin_manager
 from spacemesh_core.testing.waiting import wait_until
 from spacemesh_hooks.interfaces import ValidationResult
 from spacemesh_plugins.devnet.supervisor import Devnet, DevnetPlan, format_genesis, read_status
+from spacemesh_plugins.mesh.beacon_service import compute_fallback_beacon
 from spacemesh_plugins.transport_zmq.transport import ZmqTransport
 from tests.support.faucet import make_faucet_txs
 from tests.support.services import is_process_alive
@@ -167,6 +168,13 @@ async def test_devnet_agrees_survives_a_crash_takes_a_late_joiner_and_drops_a_ba
     per_unit = [get_mesh(s)["rewards"] / (i + 1) for i, s in enumerate(originals)]
     mean = sum(per_unit) / len(per_unit)
     assert all(abs(p - mean) / mean < 0.5 for p in per_unit), per_unit
+    # the beacon protocol ran in epochs 2-4: every node stored the same beacons for epochs 3-5 (a
+    # restarted or late node holds those it ran or adopted from ballots), none of them a fallback value
+    beacons = [dict(read_table(tmp_path / f"node-{i}", "SELECT epoch, beacon FROM beacons")) for i in range(5)]
+    for epoch in (3, 4, 5):
+        assert all(epoch in beacons[i] for i in (0, 1, 3)), f"epoch {epoch}: {beacons}"
+        assert len({b[epoch] for b in beacons if epoch in b}) == 1, f"epoch {epoch}: {beacons}"
+        assert beacons[0][epoch] != compute_fallback_beacon(genesis_id, epoch)
     # the misbehaving peer's messages left nothing behind
     atx_blobs = read_table(tmp_path / "node-0", "SELECT blob FROM atxs")
     assert not any(b"not an atx" in blob for (blob,) in atx_blobs)

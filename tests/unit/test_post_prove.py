@@ -75,7 +75,9 @@ class ZeroPowSolver:
     def __init__(self) -> None:
         self.groups: list[int] = []
 
-    def find_k2pows(self, nonce_groups: Sequence[int], challenge: bytes, node_id: bytes, threshold: bytes) -> dict:
+    def find_k2pows(
+        self, nonce_groups: Sequence[int], challenge: bytes, node_id: bytes, threshold: bytes, *, should_stop=None
+    ) -> dict:
         assert threshold == b"\xff" * 32
         self.groups.extend(nonce_groups)
         return dict.fromkeys(nonce_groups, 0)
@@ -406,6 +408,26 @@ def test_generate_proof_not_found_and_bad_arguments() -> None:
     with pytest.raises(ProvingStoppedError):
         generate_proof(segments, bytes(32), bytes(32), 1, 64, params, pow_solver=ZeroPowSolver(), should_stop=stop)
 
+
+
+def test_a_stop_during_the_k2pow_search_stops_proving() -> None:
+    """With an unreachable pow difficulty the RandomX search never ends by itself: only the stop flag ends it."""
+    from spacemesh_core.post.k2pow import RandomXK2PowSolver
+
+    segments = [LabelSegment(0, bytes(16 * 64))]
+    params = ProvingParams(k1=1, k2=2, pow_difficulty=bytes(32))
+    checks = []
+
+    def should_stop() -> bool:
+        checks.append(1)
+        return len(checks) > 3  # the pass loop's check, then a few k2pow blocks
+
+    with pytest.raises(ProvingStoppedError):
+        generate_proof(
+            segments, bytes(32), bytes(32), 1, 64, params, nonces=16,
+            pow_solver=RandomXK2PowSolver("light", threads=1), should_stop=should_stop,
+        )
+    assert len(checks) > 3
 
 @pytest.fixture(scope="module")
 def post_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -135,8 +135,21 @@ async function refreshSmeshing() {
     " with " + o.lastAtx.numUnits + " space units.") :
     (o.atxBuilder ? "No activation published yet." : "No activation yet: " +
      (o.lastAtxReason || "this node prepares data but does not publish activations yet."));
-  $("elig-line").textContent = o.eligibilities ? ("Upcoming chances to earn: " + JSON.stringify(o.eligibilities)) :
-    "Upcoming chances to earn: not known (" + o.eligibilitiesReason + ").";
+  $("elig-line").textContent = o.eligibilities ? eligibilityText(o.eligibilities) :
+    "Upcoming chances to earn: " + o.eligibilitiesReason + ".";
+  $("elig-line").dataset.layers = o.eligibilities ? o.eligibilities.map((e) => e.layer).join(",") : "";
+}
+
+function listText(words) {
+  return words.length < 2 ? words.join("") : words.slice(0, -1).join(", ") + " and " + words[words.length - 1];
+}
+
+// [{layer: 1234, count: 1}, {layer: 1240, count: 2}] -> "You will propose in layers 1234 and 1240 (twice)."
+function eligibilityText(eligibilities) {
+  const words = eligibilities.map((e) => e.layer + (e.count > 1 ? (e.count === 2 ? " (twice)" : " (" + e.count +
+    " times)") : ""));
+  return "You will propose in layer" + (eligibilities.length > 1 ? "s " : " ") + listText(words) +
+    ": each proposal earns a share of that layer's reward.";
 }
 
 // ---- rewards --------------------------------------------------------------------------------
