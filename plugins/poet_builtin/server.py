@@ -29,11 +29,11 @@ from typing import Any
 from aiohttp import web
 
 from spacemesh_core.crypto.signing import Signer, is_valid_ed25519_signature
+from spacemesh_core.poet import rest_api as api
 from spacemesh_core.poet.certificate import CERT_KEY_HINT_SIZE, CertificateError, verify_certificate
 from spacemesh_core.poet.proof import PoetProof, ProofFormatError, RoundProof, decode_base64, encode_base64
 from spacemesh_core.poet.prover import RoundProver
 from spacemesh_core.poet.reference import compute_pow_hash, compute_statement, is_leading_zero_bits
-from spacemesh_plugins.poet_builtin import api
 from spacemesh_plugins.poet_builtin.config import PoetServerConfig
 from spacemesh_plugins.poet_builtin.storage import ConflictingRegistrationError, PoetStorage, RoundFullError
 

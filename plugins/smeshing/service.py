@@ -46,6 +46,7 @@ from spacemesh_core.crypto.address import compute_wallet_principal, parse_addres
 from spacemesh_core.crypto.signing import Signer
 from spacemesh_core.identity import LOCAL_IDENTITY, load_or_create_identity
 from spacemesh_core.kernel.services import cancel_task
+from spacemesh_core.poet.client import NoPoetProofError, PoetClient, PoetClientError, Registration
 from spacemesh_core.post.initialize import InitProgress
 from spacemesh_core.post.prover import ProvingParams
 from spacemesh_core.sync.wire import Hint
@@ -67,19 +68,14 @@ ATX_GOSSIP_TOPIC = "ax1"
 
 
 class PoetClientAdapter:
-    """Adapts the built-in PoET client (REST, every configured PoET) to the builder's ``PoetService``."""
+    """Adapts the PoET REST client (every configured PoET, reference API) to the builder's ``PoetService``."""
 
     def __init__(self, urls: Sequence[str], signer: Signer, genesis_id: bytes, poll_interval_s: float = 1.0) -> None:
-        # the built-in PoET plugin's client; imported lazily so the core never depends on the plugin
-        from spacemesh_plugins.poet_builtin.client import PoetClient
-
         self.client = PoetClient(urls, signer, genesis_id)
         self.poll_interval_s = poll_interval_s
 
     async def register(self, challenge_hash: bytes, deadline: float) -> list[PoetRoundRegistration]:
         """Register at every PoET; :raises PoetRegistrationError: when none accepted."""
-        from spacemesh_plugins.poet_builtin.client import PoetClientError
-
         try:
             registrations = await self.client.register(challenge_hash, deadline=deadline)
         except PoetClientError as exc:
@@ -90,8 +86,6 @@ class PoetClientAdapter:
         self, registrations: Sequence[PoetRoundRegistration], challenge_hash: bytes, timeout: float
     ) -> FetchedPoetProof:
         """Fetch, check and pick the proof with the most leaves; :raises PoetProofUnavailableError:."""
-        from spacemesh_plugins.poet_builtin.client import NoPoetProofError, Registration
-
         wanted = [Registration(r.poet_url, r.round_id, r.round_end) for r in registrations]
         try:
             result = await self.client.fetch_best_proof(

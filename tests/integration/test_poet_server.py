@@ -20,6 +20,14 @@ from nacl.signing import SigningKey
 from spacemesh_core.crypto.signing import Domain, Signer
 from spacemesh_core.poet import native
 from spacemesh_core.poet.certificate import Certificate
+from spacemesh_core.poet.client import (
+    PoetCertificate,
+    PoetClient,
+    PoetClientError,
+    PoetHttpClient,
+    PoetInfo,
+    solve_pow,
+)
 from spacemesh_core.poet.proof import MembershipProof, PoetProof, RoundProof, encode_base64
 from spacemesh_core.poet.reference import compute_pow_hash, compute_statement, is_leading_zero_bits
 from spacemesh_core.poet.verify import (
@@ -28,14 +36,6 @@ from spacemesh_core.poet.verify import (
     MerkleRootMismatchError,
     verify_membership_proof,
     verify_poet_proof,
-)
-from spacemesh_plugins.poet_builtin.client import (
-    PoetCertificate,
-    PoetClient,
-    PoetClientError,
-    PoetHttpClient,
-    PoetInfo,
-    solve_pow,
 )
 from spacemesh_plugins.poet_builtin.config import build_config
 from spacemesh_plugins.poet_builtin.server import PoetServer

@@ -19,6 +19,7 @@ import aiohttp
 import attrs
 
 from spacemesh_core.crypto.signing import Domain, Signer
+from spacemesh_core.poet import rest_api as api
 from spacemesh_core.poet.native import find_pow_nonce, is_native_available
 from spacemesh_core.poet.proof import MembershipProof, PoetProof, RoundProof, decode_base64, encode_base64
 from spacemesh_core.poet.reference import (
@@ -29,7 +30,6 @@ from spacemesh_core.poet.reference import (
 )
 from spacemesh_core.poet.reference import find_pow_nonce as find_pow_nonce_reference
 from spacemesh_core.poet.verify import PoetVerificationError, verify_membership_proof, verify_poet_proof
-from spacemesh_plugins.poet_builtin import api
 
 LOG = logging.getLogger(__name__)
 
