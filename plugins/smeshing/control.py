@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -28,6 +30,7 @@ from spacemesh_core.activation.post_setup import (
     PostSetupState,
 )
 from spacemesh_core.crypto.address import AddressError, compute_wallet_principal, parse_address
+from spacemesh_core.fsutil import write_file_atomic
 from spacemesh_core.identity import LOCAL_IDENTITY, get_key_path, load_identity
 from spacemesh_core.kernel.registry import UnknownNameError
 from spacemesh_core.kernel.services import ServiceError, ServiceSpec
@@ -47,6 +50,57 @@ POST_DATA_PATTERNS = ("postdata_*.bin", "postdata_metadata.json", "zarr.json")
 #: the StartSmeshing options understood (go-spacemesh's ``PostSetupOpts`` JSON names)
 OPTION_NAMES = ("dataDir", "numUnits", "maxFileSize", "provider")
 ADDRESS_SIZE = 24
+
+
+#: where the node remembers the last start/stop from the API (``<node data dir>/smeshing.json``)
+CHOICE_FILE_NAME = "smeshing.json"
+
+LOG = logging.getLogger(__name__)
+
+
+def save_smeshing_choice(data_dir: Path, smeshing: bool, options: dict[str, Any]) -> None:
+    """Remember (atomically) whether the user smeshes and with which StartSmeshing options.
+
+    A node restarted later does what the user last chose in the dashboard or the API, whatever
+    ``[smeshing] start`` says (see :func:`load_smeshing_choice`).
+    """
+    document = {"smeshing": smeshing, "options": {key: options[key] for key in OPTION_NAMES if key in options}}
+    write_file_atomic(Path(data_dir) / CHOICE_FILE_NAME, json.dumps(document, indent=1).encode())
+
+
+def load_smeshing_choice(data_dir: Path) -> tuple[bool, dict[str, Any]] | None:
+    """Return ``(smeshing, options)`` last saved by :func:`save_smeshing_choice`, or None.
+
+    A missing file is None; an unreadable or malformed one is logged and ignored (None), so the
+    ``[smeshing]`` configuration decides.
+    """
+    path = Path(data_dir) / CHOICE_FILE_NAME
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        LOG.warning("ignoring %s: %s", path, exc)
+        return None
+    options = document.get("options") if isinstance(document, dict) else None
+    if not isinstance(options, dict) or not isinstance(document.get("smeshing"), bool):
+        LOG.warning("ignoring %s: not a saved smeshing choice", path)
+        return None
+    return document["smeshing"], {key: options[key] for key in OPTION_NAMES if key in options}
+
+
+def compute_smesher_options(options: dict[str, Any], names: list[str]) -> dict[str, SmesherOptions]:
+    """Return each identity's :class:`SmesherOptions` from StartSmeshing ``options`` (already checked)."""
+    folder = Path(str(options["dataDir"])).expanduser() if options.get("dataDir") else None
+    return {
+        name: SmesherOptions(
+            post_dir=compute_post_dir(folder, name, len(names)) if folder is not None else None,
+            num_units=options.get("numUnits"),
+            max_file_size=options.get("maxFileSize"),
+            provider=options.get("provider") or None,
+        )
+        for name in names
+    }
 
 
 def compute_post_dir(data_dir: Path, identity_name: str, identity_count: int) -> Path:
@@ -84,8 +138,9 @@ class SmeshingControl:
         self.handler_service = handler_service
         #: the reward address set through the API (None: ``[smeshing] coinbase`` or the identity's wallet)
         self.coinbase: bytes | None = None
-        #: the options of the last start from the API, as given (go-spacemesh names)
-        self.options: dict[str, Any] = {}
+        #: the options of the last start from the API, as given (go-spacemesh names; saved across restarts)
+        choice = load_smeshing_choice(node.data_dir)
+        self.options: dict[str, Any] = choice[1] if choice is not None else {}
         # statuses of identities stopped through the API, shown until they start again
         self._stopped: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
@@ -184,22 +239,12 @@ class SmeshingControl:
                 self.node.registries.get("initializer", str(provider))
             except UnknownNameError as exc:
                 raise SmeshingRequestError(f"provider: {exc}") from None
-        max_file_size = opts.get("maxFileSize")
-        folder: Path | None = None
         if opts.get("dataDir"):
             folder = Path(str(opts["dataDir"])).expanduser()
             if not folder.is_absolute():
                 raise SmeshingRequestError(f"dataDir: the folder must be an absolute path, got {str(folder)!r}")
             self._verify_folder(folder, (num_units or post.min_num_units) * len(names))
-        return {
-            name: SmesherOptions(
-                post_dir=compute_post_dir(folder, name, len(names)) if folder is not None else None,
-                num_units=num_units,
-                max_file_size=max_file_size,
-                provider=provider,
-            )
-            for name in names
-        }
+        return compute_smesher_options(opts, names)
 
     def _verify_folder(self, folder: Path, units: int) -> None:
         probe = folder
@@ -256,6 +301,7 @@ class SmeshingControl:
             self.options = {key: opts[key] for key in OPTION_NAMES if opts.get(key) is not None}
             for name in names:
                 self._stopped.pop(name, None)
+            save_smeshing_choice(self.node.data_dir, True, self.options)
 
     async def _start_smesher(self, name: str, options: SmesherOptions) -> SmeshingService:
         def create(node: Any) -> SmeshingService:
@@ -301,6 +347,7 @@ class SmeshingControl:
                 status["atxBuilder"] = "stopped"
                 await self._stop_smesher(smesher)
                 self._stopped[smesher.identity_name] = status
+            save_smeshing_choice(self.node.data_dir, False, {} if delete_files else self.options)
             if not delete_files:
                 return
             for name, directory in directories.items():

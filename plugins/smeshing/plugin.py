@@ -60,10 +60,13 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
     """Return the ATX handler (when the node has state storage), the post listener (when
     ``smeshing.post_listen`` is set) and one smesher per configured identity (when ``smeshing.start``
     is set and PoET servers are configured): local ones for ``identities``, remote ones (proved by
-    ``spacemesh post serve``) for ``remote_identities``; a name in both lists is remote.
+    ``spacemesh post serve``) for ``remote_identities``; a name in both lists is remote. A start or
+    stop saved by the API (``<data dir>/smeshing.json``) decides for the local identities instead of
+    ``start``, with the options it saved.
 
     :raises ConfigError: remote identities without a post listener, or a bad ``post_listen``.
     """
+    from spacemesh_plugins.smeshing.control import compute_smesher_options, load_smeshing_choice
     from spacemesh_plugins.smeshing.remote import (
         PostListener,
         PostListenerError,
@@ -86,15 +89,23 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
         specs.append(ServiceSpec("post-listener", PostListener))
     elif remote:
         raise ConfigError("smeshing.remote_identities needs smeshing.post_listen (where post services connect)")
-    if section.start and config.poet.servers:
-        for name in dict.fromkeys(section.identities):
-            if name in remote:
-                continue
+    # the last start/stop through the API or the dashboard wins over ``start`` (as Smapp rewrites
+    # the reference node's config): a user who stopped smeshing does not see it start again
+    choice = load_smeshing_choice(node.data_dir)
+    local = [name for name in dict.fromkeys(section.identities) if name not in remote]
+    start_local = choice[0] if choice is not None else bool(section.start and config.poet.servers)
+    options = compute_smesher_options(choice[1], local) if choice is not None else {}
+    if start_local:
+        for name in local:
 
             def create(node: Any, name: str = str(name)) -> SmeshingService:
-                return SmeshingService(node, name)
+                smesher = SmeshingService(node, name)
+                if name in options:
+                    smesher.set_options(options[name])
+                return smesher
 
             specs.append(ServiceSpec(f"smeshing-{name}", create, depends_on=("atx-handler",)))
+    if section.start and config.poet.servers:
         for name in remote:
 
             def create_remote(node: Any, name: str = str(name)) -> SmeshingService:

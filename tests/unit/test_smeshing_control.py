@@ -239,3 +239,43 @@ def test_stopping_the_node_stops_a_smesher_started_from_the_api(tmp_path: Path) 
     assert not is_locked(folder, node.node.identity.node_id)
     wait_for("the node's threads to end", lambda: not [t for t in set(threading.enumerate()) - before
                                                          if t.is_alive()], timeout=20)
+
+
+def test_a_start_or_stop_from_the_api_is_remembered_across_a_restart(tmp_path: Path) -> None:
+    from spacemesh_plugins.smeshing.control import CHOICE_FILE_NAME, load_smeshing_choice
+
+    port = get_free_port()
+    flags = ("smeshing.start=false", "poet_server.enabled=true", f"poet_server.listen=127.0.0.1:{port}",
+             "poet_server.pow_difficulty=4", f"poet.servers=http://127.0.0.1:{port}", "post.max_num_units=100000")
+    folder = tmp_path / "chosen"
+    node = ApiNode(tmp_path / "node", flags=flags)
+    try:
+        assert load_smeshing_choice(node.node.data_dir) is None  # nothing chosen yet: the config decides
+        assert "smeshing-local" not in node.node.services.running
+        assert call(node, "StartSmeshing", {"opts": {"dataDir": str(folder), "numUnits": 2}})[0] == 200
+        assert load_smeshing_choice(node.node.data_dir) == (True, {"dataDir": str(folder), "numUnits": 2})
+        wait_for("PoST setup to complete", lambda: get_post_status(node)["state"] == "STATE_COMPLETE")
+    finally:
+        assert node.close() == []
+
+    # restarted with start=false in its config: it smeshes again, on the folder and size chosen before
+    node = ApiNode(tmp_path / "node", flags=flags)
+    try:
+        assert "smeshing-local" in node.node.services.running
+        (smesher,) = node.node.smeshing.get_smeshers()
+        assert smesher.get_post_dir() == folder and smesher.num_units == 2
+        wait_for("the ATX builder", lambda: smesher.builder is not None)  # the data was reused, not remade
+        assert call(node, "StopSmeshing")[0] == 200
+        assert load_smeshing_choice(node.node.data_dir) == (False, {"dataDir": str(folder), "numUnits": 2})
+    finally:
+        assert node.close() == []
+
+    # stopped before the restart: it stays stopped even with start=true in the config
+    node = ApiNode(tmp_path / "node", flags=(*flags, "smeshing.start=true"))
+    try:
+        assert "smeshing-local" not in node.node.services.running
+        assert call(node, "IsSmeshing")[1]["isSmeshing"] is False
+    finally:
+        assert node.close() == []
+    (tmp_path / "node" / CHOICE_FILE_NAME).write_text("{not json")
+    assert load_smeshing_choice(tmp_path / "node") is None  # a broken file is ignored: the config decides
