@@ -41,7 +41,7 @@ from spacemesh_core.consensus.beacon import (
 )
 from spacemesh_core.crypto.hashes import compute_blake3
 from spacemesh_core.crypto.signing import is_valid_signature
-from spacemesh_core.kernel.services import cancel_task
+from spacemesh_core.kernel.services import BackgroundTasks, cancel_task
 from spacemesh_core.types.beacon import (
     BeaconProposalMessage,
     FirstVotingMessage,
@@ -320,7 +320,7 @@ class BeaconService:
         self.decided: dict[int, tuple[bytes, str]] = {}
         self.sent: dict[str, int] = {}  # messages published per topic
         self._tallies: dict[int, BallotBeaconTally] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("beacon")
         self._loop_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -337,20 +337,12 @@ class BeaconService:
 
     async def stop(self) -> None:
         """Stop the loop and every running epoch."""
-        for task in list(self._tasks):
-            await cancel_task(task)
+        await self._tasks.cancel_all()
         await cancel_task(self._loop_task)
         self._loop_task = None
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("beacon task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
     def get_status(self) -> dict[str, Any]:
         """Return the ``beacon`` part of the node status: the beacons decided here and how."""

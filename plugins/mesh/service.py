@@ -58,6 +58,7 @@ from spacemesh_core.consensus.tortoise import (
     compute_ballot_weight_units,
 )
 from spacemesh_core.crypto.signing import is_valid_signature
+from spacemesh_core.kernel.services import BackgroundTasks
 from spacemesh_core.storage.state import AccountRecord, BallotRecord, RewardRecord, TransactionRecord
 from spacemesh_core.sync.ids import ACTIVE_SET_TYPE
 from spacemesh_core.sync.wire import Hint
@@ -198,7 +199,7 @@ class MeshService:
             node, self.get_layer_committee, self.adopt_certified_block,
             hare_config=self.suite.hare_config, effective_genesis=self.effective_genesis,
         )
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("mesh")
         self._loop_task: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -224,23 +225,15 @@ class MeshService:
 
     async def stop(self) -> None:
         """Stop the layer loop and every hare instance."""
-        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await self._loop_task
+        await self._tasks.cancel_all()
         self._loop_task = None
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("mesh task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
     def get_status(self) -> dict[str, Any]:
         """Return the ``mesh`` part of the node status."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from spacemesh_core.kernel.services import (
+    BackgroundTasks,
     LoopLagMonitor,
     ServiceError,
     ServiceManager,
@@ -108,3 +109,37 @@ async def test_loop_lag_monitor_reports_a_blocked_loop() -> None:
     await asyncio.sleep(0.1)
     await monitor.stop()
     assert monitor.lag_count == 1 and lags and lags[0] >= 0.3
+
+
+async def test_background_tasks_are_held_logged_when_failing_and_cancelled_at_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks = BackgroundTasks("demo")
+    finished = asyncio.Event()
+    cancelled: list[str] = []
+
+    async def quick() -> None:
+        finished.set()
+
+    async def failing() -> None:
+        raise ValueError("broken on purpose")
+
+    async def forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("forever")
+            raise
+
+    tasks.spawn(quick())
+    tasks.spawn(failing())
+    tasks.spawn(forever(), name="forever")
+    await finished.wait()
+    for _ in range(3):  # let the done callbacks run
+        await asyncio.sleep(0)
+    assert len(tasks) == 1  # only the endless one is still held
+    assert "demo task failed" in caplog.text and "broken on purpose" in caplog.text
+    await tasks.cancel_all()
+    assert cancelled == ["forever"]
+    await asyncio.sleep(0)
+    assert len(tasks) == 0
