@@ -51,6 +51,8 @@ def sim_command(
     click.echo(f"honest nodes agree: {result.honest_agree} (hare {result.hare_agree}, tortoise {result.opinion_agree})")
     click.echo(f"converged from sim layer: {result.converged_layer}")
     click.echo(f"malicious detected: {len(result.malicious_detected)}")
+    for disagreement in result.hare_disagreements:
+        click.echo(f"hare disagreement: {disagreement.describe()}")
     for smesher in result.smeshers:
         role = "honest" if smesher.honest else "adversary"
         click.echo(f"  {smesher.id[:16]} {role:9} units={smesher.units:4} eligibilities={smesher.eligibilities:4} "

@@ -22,6 +22,12 @@ malfeasance proofs), *withholding* (publish nothing, take no part in hare) and *
 ``partition=(from, to)`` splits the nodes into two groups (60 % / 40 % of the nodes) for sim layers
 ``from..to`` (sim layer 1 is the first layer after genesis); when it heals every node syncs what it
 missed and the tortoises self-heal.
+
+Hare's safety holds only for the committee actually drawn: when honest nodes output different hare sets
+in a layer (outside a partition) the result lists a :class:`HareDisagreement` with the eligibility counts
+of that layer's committee, so a run shows whether the adversaries held enough seats (>= 1/3 of the
+eligibility count, or the honest count below the threshold) for the disagreement to be the protocol's
+expected small-committee failure rather than a bug (docs/consensus.md, "Simulator").
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from spacemesh_core.consensus.eligibility import (
     verify_ballot_eligibility,
 )
 from spacemesh_core.consensus.hare3 import (
+    COMMIT,
+    NOTIFY,
     PREROUND,
     Hare3Engine,
     HareConfig,
@@ -73,11 +81,21 @@ from spacemesh_core.types.hare import HareMessage
 from spacemesh_core.types.malfeasance import MalfeasanceProof
 from spacemesh_core.types.primitives import EMPTY_BALLOT_ID, EMPTY_HASH32, SigningDomain
 
-__all__ = ["ADVERSARY_BEHAVIOURS", "SimConfig", "SimResult", "Simulation", "run_simulation"]
+__all__ = [
+    "ADVERSARY_BEHAVIOURS",
+    "HareDisagreement",
+    "SimConfig",
+    "SimResult",
+    "Simulation",
+    "is_committee_safe",
+    "run_simulation",
+]
 
 ADVERSARY_BEHAVIOURS: Final = ("equivocate", "withhold", "against")
 SIM_GENESIS_ID: Final = compute_blake3(b"spacemesh-py simulation")[:20]
 _PARTITION_MAJORITY: Final = 0.6
+#: Hare rounds whose messages are tallied against the threshold, with their names in reports.
+_THRESHOLD_ROUNDS: Final = ((PREROUND, "preround"), (COMMIT, "commit"), (NOTIFY, "notify"))
 
 
 @attrs.frozen
@@ -139,6 +157,74 @@ class SmesherReport:
 
 
 @attrs.frozen
+class HareDisagreement:
+    """A layer whose honest nodes output different hare sets, and the committee drawn for it.
+
+    The counts are eligibility counts (committee seats) in one threshold round (preround, or commit or
+    notify of an iteration the layer ran): the first round where hare's assumptions failed, else the round
+    where the adversaries' share was largest. ``adversarial`` sums every adversary's count (withholders
+    included: their seats are simply lost), ``honest`` the honest nodes' count; ``threshold`` is
+    ``committee // 2 + 1``. Safety is guaranteed only while ``adversarial < total / 3`` and
+    ``honest >= threshold``.
+    """
+
+    layer: int  # sim layer
+    outputs: int  # distinct honest outputs (no output at all counts as one)
+    iteration: int
+    round: str
+    adversarial: int
+    honest: int
+    threshold: int
+
+    @property
+    def total(self) -> int:
+        """All eligibility counts drawn in the round."""
+        return self.adversarial + self.honest
+
+    @property
+    def is_safety_guaranteed(self) -> bool:
+        """Whether the round's committee met hare's assumptions (if so, the disagreement is a bug)."""
+        return is_committee_safe(self.adversarial, self.honest, self.threshold)
+
+    def describe(self) -> str:
+        """One line for reports, e.g. ``adversaries held 10 of 19 eligibilities in layer 5 ...``."""
+        share = ">= 1/3" if 3 * self.adversarial >= self.total else "< 1/3"
+        honest = "below" if self.honest < self.threshold else "at or above"
+        verdict = (
+            "safety guaranteed: unexpected disagreement" if self.is_safety_guaranteed else "safety not guaranteed"
+        )
+        return (
+            f"adversaries held {self.adversarial} of {self.total} eligibilities in layer {self.layer} "
+            f"({self.round}, iteration {self.iteration}) ({share}); honest {self.honest} {honest} the threshold "
+            f"{self.threshold}: {verdict}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form in ``spacemesh sim --json``'s ``hare_disagreements``."""
+        return {
+            "layer": self.layer,
+            "outputs": self.outputs,
+            "iteration": self.iteration,
+            "round": self.round,
+            "adversarial": self.adversarial,
+            "total": self.total,
+            "honest": self.honest,
+            "threshold": self.threshold,
+            "safety_guaranteed": self.is_safety_guaranteed,
+            "message": self.describe(),
+        }
+
+
+def is_committee_safe(adversarial: int, honest: int, threshold: int) -> bool:
+    """Whether a round's drawn committee meets hare's assumptions.
+
+    The adversaries hold less than a third of the eligibility count and the honest seats alone reach the
+    threshold; otherwise which values reach the threshold can differ between honest nodes.
+    """
+    return 3 * adversarial < adversarial + honest and honest >= threshold
+
+
+@attrs.frozen
 class SimResult:
     """What a run established (see :meth:`to_json`)."""
 
@@ -152,6 +238,7 @@ class SimResult:
     opinion_agree: bool
     mesh_hashes: tuple[str, ...]  # each honest node's opinion hash of the last processed layer
     malicious_weight_zero: bool
+    hare_disagreements: tuple[HareDisagreement, ...] = ()  # layers where honest hare outputs differ
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object of ``spacemesh sim``."""
@@ -162,6 +249,7 @@ class SimResult:
             "converged_layer": self.converged_layer,
             "malicious_detected": list(self.malicious_detected),
             "smeshers": [s.to_json() for s in self.smeshers],
+            "hare_disagreements": [d.to_json() for d in self.hare_disagreements],
         }
 
 
@@ -589,17 +677,63 @@ class Simulation:
         asyncio.run(self._run_events())
         return self._summarize()
 
+    def get_committee_counts(self, layer: int, iter_: int, round_: int) -> tuple[int, int]:
+        """``(adversarial, honest)`` eligibility counts drawn for a hare round of absolute ``layer``."""
+        oracle = self.get_oracle(self.get_epoch(layer))
+        adversarial = honest = 0
+        for node in self.nodes:
+            eligibility = oracle.compute_eligibility(node.signer, layer, iter_, round_)
+            count = eligibility.count if eligibility is not None else 0
+            if node.honest:
+                honest += count
+            else:
+                adversarial += count
+        return adversarial, honest
+
+    def explain_disagreement(self, layer: int) -> HareDisagreement:
+        """Describe the committee of a layer (absolute) whose honest nodes output different hare sets.
+
+        Looks at the threshold rounds of every iteration an honest node ran and picks the first whose
+        committee breaks hare's assumptions (see :func:`is_committee_safe`), else the one where the
+        adversaries' share of the eligibility count was largest.
+        """
+        honest = [node for node in self.nodes if node.honest]
+        outputs = len({node.hare_results.get(layer) for node in honest})
+        last_iter = min(
+            max((node.hare[layer].protocol.iter for node in honest if layer in node.hare), default=0),
+            self.hare_config.iterations_limit,
+        )
+        threshold = self.hare_config.get_threshold(layer)
+        best: HareDisagreement | None = None
+        for iter_ in range(last_iter + 1):
+            for round_, name in _THRESHOLD_ROUNDS:
+                if round_ == PREROUND and iter_ > 0:
+                    continue
+                adversarial, honest_count = self.get_committee_counts(layer, iter_, round_)
+                found = HareDisagreement(
+                    self.to_sim_layer(layer), outputs, iter_, name, adversarial, honest_count, threshold
+                )
+                if not found.is_safety_guaranteed:
+                    return found
+                if best is None or adversarial * best.total > best.adversarial * found.total:
+                    best = found
+        assert best is not None
+        return best
+
     def _summarize(self) -> SimResult:
         last = self.genesis + self.config.layers
         honest = [node for node in self.nodes if node.honest]
         observer = honest[0] if honest else self.nodes[0]
         partition = self.config.partition
         hare_agree = True
+        disagreements = []
         for layer in range(self.genesis + 1, last + 1):
             if partition is not None and partition[0] <= self.to_sim_layer(layer) <= partition[1] + 1:
                 continue
             outputs = {node.hare_results.get(layer) for node in honest}
-            hare_agree = hare_agree and len(outputs) == 1
+            if len(outputs) > 1:
+                hare_agree = False
+                disagreements.append(self.explain_disagreement(layer))
         mesh = tuple(node.tortoise.get_opinion_hash(last - 1).hex() for node in honest)
         opinion_agree = len(set(mesh)) == 1
         converged: int | None = None
@@ -653,6 +787,7 @@ class Simulation:
             opinion_agree=opinion_agree,
             mesh_hashes=mesh,
             malicious_weight_zero=malicious_zero,
+            hare_disagreements=tuple(disagreements),
         )
 
     @staticmethod

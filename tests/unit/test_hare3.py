@@ -223,6 +223,32 @@ def test_protocol_equivocation_counts_to_total_not_valid() -> None:
     assert proto.get_threshold_proposals((0, PREROUND), 5) == [ids[0]]
 
 
+def test_protocol_known_equivocator_decides_threshold_only_when_honest_count_is_below_it() -> None:
+    """Like the reference, a known-malicious sender's first-received message counts to the total.
+
+    When the honest counts alone miss the threshold, two honest nodes that received an equivocator's
+    two preround messages in different orders disagree on the preround set (the small-committee
+    disagreement of the simulator); when the honest counts reach it, the order does not matter.
+    """
+    ids = tuple(sorted(make_proposal_ids(2)))
+
+    def receive(honest_count: int, equivocator_first: tuple[bytes, ...]) -> list[bytes]:
+        proto = HareProtocol(threshold=3)
+        proto.next_round()  # preround
+        proto.on_input(_input(0, PREROUND, 1, honest_count, proposals=ids))
+        first = _input(0, PREROUND, 7, 1, proposals=equivocator_first)
+        first.malicious = True  # already proven malicious (e.g. by its ballots)
+        other = _input(0, PREROUND, 7, 1, proposals=ids if not equivocator_first else (), tag=b"twin")
+        other.malicious = True
+        assert proto.on_input(first) == (True, None)
+        assert proto.on_input(other) == (False, None)  # dropped: the sender is known malicious
+        return proto.get_threshold_proposals((0, PREROUND), 5)
+
+    assert receive(2, ids) == list(ids)
+    assert receive(2, ()) == []
+    assert receive(3, ids) == receive(3, ()) == list(ids)
+
+
 # ---------------------------------------------------------------------------------------------
 # The engine: message checks and equivocation proofs
 # ---------------------------------------------------------------------------------------------
