@@ -1,9 +1,12 @@
-"""The node's own hot wallet: one ed25519 key in the data folder, used by the dashboard's wallet page.
+"""The node's own hot wallet, used by the dashboard's wallet page.
 
-The dashboard runs in a browser without signing code, so the node signs for it. The key lives in
-``<data dir>/wallet/node_wallet.key`` (32-byte seed, hex, mode 0600), created on first use; only
-the private listener (loopback, or token-protected) can spend from it. Its address is the default
-coinbase, so rewards arrive where the page can send them from.
+The dashboard runs in a browser without signing code, so the node signs for it. The wallet's key is
+the node's smeshing identity key (``<data dir>/identities/local.key``), so the wallet's address is
+the identity's wallet address — the coinbase its smeshers pay when none was chosen — and rewards
+arrive where the page shows and spends them. Only the private listener (loopback, or
+token-protected) can spend from it. A node created before this rule may hold a separate key in
+``<data dir>/wallet/node_wallet.key`` (32-byte seed, hex); when present it stays the wallet's key so
+that no coins become unreachable.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from spacemesh_core.crypto.address import WALLET_TEMPLATE_ADDRESS, compute_wallet_principal
-from spacemesh_core.fsutil import write_file_atomic
+from spacemesh_core.identity import LOCAL_IDENTITY, IdentityError, get_key_path, load_or_create_identity
 from spacemesh_core.types.tx import METHOD_SPAWN, METHOD_SPEND, WalletSpawnArguments, WalletSpendArguments
 from spacemesh_core.vm.transaction import encode_unsigned_transaction, sign_single
 
@@ -33,19 +36,21 @@ class NodeWallet:
     """
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        self.path = Path(data_dir) / WALLET_KEY_FILE
-        if self.path.exists():
+        legacy = Path(data_dir) / WALLET_KEY_FILE
+        if legacy.exists():
+            self.path = legacy
             try:
-                seed = bytes.fromhex(self.path.read_text().strip())
+                seed = bytes.fromhex(legacy.read_text().strip())
             except ValueError:
-                raise WalletKeyError(f"{self.path} is not a hex seed") from None
+                raise WalletKeyError(f"{legacy} is not a hex seed") from None
             if len(seed) != 32:
-                raise WalletKeyError(f"{self.path} must hold a 32-byte seed")
+                raise WalletKeyError(f"{legacy} must hold a 32-byte seed")
         else:
-            seed = os.urandom(32)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_file_atomic(self.path, seed.hex().encode())
-            os.chmod(self.path, 0o600)
+            self.path = get_key_path(Path(data_dir), LOCAL_IDENTITY)
+            try:
+                seed = load_or_create_identity(Path(data_dir)).private_key[:32]
+            except IdentityError as exc:
+                raise WalletKeyError(str(exc)) from None
         self._seed = seed
         self.public_key = bytes(SigningKey(seed).verify_key)
         #: the 24-byte wallet account address
