@@ -91,7 +91,8 @@ class MalfeasanceProofCreated:
     proof: bytes
 
 
-# -- remote proving (1:N): the post listener's requests and replies and the post bus (remote.py) ------------
+# -- remote proving (1:N): what a post service and the node's post listener say over the one link the
+# service opens at ``post_listen`` (remote.py) ----------------------------------------------------------------
 
 
 @event("smeshing.post_service_announced")
@@ -114,14 +115,11 @@ class PostServiceAnnounced:
 class PostServiceAccepted:
     """Reply: the node accepted the post service as the prover of ``node_id`` for ``session``.
 
-    It names the post bus (where proof requests are published) and the proving parameters.
+    It carries the proving parameters; proof requests follow on the same connection.
     """
 
     node_id: bytes
     session: str
-    bus_ingress: str
-    bus_state: str
-    bus_telemetry: str
     k1: int
     k2: int
     pow_difficulty: bytes
@@ -160,7 +158,8 @@ class PostServiceHeartbeatAnswered:
 @event("smeshing.post_proof_requested")
 @attrs.frozen
 class PostProofRequested:
-    """Published on the post bus: the node wants a PoST proof of ``node_id``'s data for ``challenge``."""
+    """The node wants a PoST proof of ``node_id``'s data for ``challenge``: pushed to the connected post
+    service over its link and published on the node's own bus."""
 
     node_id: bytes
     request_id: str

@@ -24,7 +24,19 @@ SMESHING_SECTION = ConfigSection(
         "proving_nonces": ConfigField(int, 288, "nonces per proving pass (a multiple of 16)"),
         "poet_poll_interval_s": ConfigField(float, 1.0, "pause between polls for a PoET round's proof"),
         "post_listen": ConfigField(
-            str, "", "tcp://127.0.0.1:PORT where remote post services connect (empty: off; loopback only)"
+            str,
+            "",
+            "tcp://HOST:PORT, the one port where remote post services connect (empty: off; loopback only "
+            "unless post_listen_curve)",
+        ),
+        "post_listen_curve": ConfigField(
+            bool,
+            False,
+            "encrypt and authenticate the post listener with CurveZMQ (key pair <data>/post_listener/listener.key; "
+            "services pass its public key, listener.pub, as --node-key); needed for a non-loopback post_listen",
+        ),
+        "post_service_keys": ConfigField(
+            list, [], "Curve public keys (Z85 or hex) of the post services allowed to connect (empty: any key)"
         ),
         "remote_identities": ConfigField(
             list, [], "identity names (identities/<name>.key) whose PoST data a remote `spacemesh post serve` proves"
@@ -64,7 +76,8 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
     stop saved by the API (``<data dir>/smeshing.json``) decides for the local identities instead of
     ``start``, with the options it saved.
 
-    :raises ConfigError: remote identities without a post listener, or a bad ``post_listen``.
+    :raises ConfigError: remote identities without a post listener, a bad ``post_listen`` (a non-loopback
+        one without ``post_listen_curve``), or bad ``post_service_keys``.
     """
     from spacemesh_plugins.smeshing.control import compute_smesher_options, load_smeshing_choice
     from spacemesh_plugins.smeshing.remote import (
@@ -72,6 +85,7 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
         PostListenerError,
         RemoteSmeshingService,
         parse_post_listen,
+        parse_post_service_keys,
     )
     from spacemesh_plugins.smeshing.service import AtxHandlerService, SmeshingService
 
@@ -81,9 +95,16 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
     config = node.config
     section = config.smeshing
     remote = list(dict.fromkeys(section.remote_identities))
+    if section.post_service_keys:
+        try:
+            parse_post_service_keys(section.post_service_keys)
+        except PostListenerError as exc:
+            raise ConfigError(f"smeshing.{exc}") from None
+        if not section.post_listen_curve:
+            raise ConfigError("smeshing.post_service_keys needs smeshing.post_listen_curve = true")
     if section.post_listen:
         try:
-            parse_post_listen(section.post_listen)
+            parse_post_listen(section.post_listen, curve=section.post_listen_curve)
         except PostListenerError as exc:
             raise ConfigError(f"smeshing.post_listen: {exc}") from None
         specs.append(ServiceSpec("post-listener", PostListener))

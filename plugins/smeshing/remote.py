@@ -5,38 +5,53 @@ lives with a *post service* (``spacemesh post serve``, :mod:`spacemesh_plugins.s
 often on another machine, that proves on request. Every connection is opened by the post service;
 the node never dials one (as in the reference's remote mode, protocol.md §10.3 point 2).
 
-The node side (``[smeshing] post_listen = "tcp://127.0.0.1:PORT"``):
+The node side (``[smeshing] post_listen = "tcp://HOST:PORT"``):
 
-* :class:`PostListener` (service ``post-listener``) answers requests at ``post_listen`` (a bus
-  :class:`~spacemesh_core.bus.client.Replier`, the one address a post service needs) and runs the
-  *post bus*: a bus broker on TCP on the same host whose endpoints it hands out when it accepts a
-  service. Requests (each answered):
+* :class:`PostListener` (service ``post-listener``) binds one ZeroMQ ROUTER socket at ``post_listen``:
+  the only port a post service needs (one TCP connection each, easy to forward or open in a
+  firewall). A service's DEALER sends requests and gets their replies and the node's pushes on that
+  connection. The messages are the node's bus envelopes (topic, CBOR header, CBOR body) of the
+  events registered by the smeshing plugin, in *link frames*:
 
-  - :class:`PostServiceAnnounced` -> :class:`PostServiceAccepted` (a session, the post bus, the proving
+  ====  ============================================  =========================================
+  kind  parts after the kind                          meaning
+  ====  ============================================  =========================================
+  Q     request id (1-16 bytes), topic, header, body  a request of the service
+  R     request id, topic, header, body               the node's reply (topic ``\x01error``:
+                                                      the request failed; body ``{message}``)
+  E     topic, header, body                           an event the node pushes (proof requests)
+  ====  ============================================  =========================================
+
+  Requests (each answered):
+
+  - :class:`PostServiceAnnounced` -> :class:`PostServiceAccepted` (a session and the proving
     parameters) or :class:`PostServiceRejected` with the reason. The announced metadata must match the
     node: a remote identity of this node, ``[post]`` scrypt N and labels per unit, units within the
     network's bounds, a commitment ATX the node knows (the one of the identity's ATXs, if any), a VRF
     nonce that verifies, and the same data as any service accepted before for that identity;
   - :class:`PostServiceHeartbeatSent` -> :class:`PostServiceHeartbeatAnswered` (is the session still
-    known: after a node restart it is not, and the service announces again). The service sends its
-    first heartbeat once it is subscribed to the post bus: from then on the session is *ready* (the
-    status shows it connected) and proof requests are published to it;
+    known: after a node restart it is not, and the service announces again);
   - :class:`PostProofGenerated` / :class:`PostProofFailed` -> :class:`PostProofAnswered`. A proof is
     checked with the PoST verifier (all K2 labels) before the builder gets it; a bad one is refused
     and changes nothing.
 
-  Proof requests travel the other way on the post bus as :class:`PostProofRequested` (state
-  delivery). Each service takes only those of its own node id. A request not being proven is
-  published again at the next heartbeat (a late subscriber or a reconnected service still gets
-  it) and after ``remote_proof_timeout_s`` without a proof.
+  Proof requests travel the other way as :class:`PostProofRequested`, pushed to the connection of
+  the identity's session (and published on the node's own bus, where the rest of the node sees
+  them, like :class:`PostSetupChanged`). A request not being proven is pushed again at the next
+  heartbeat (a reconnected service still gets it) and after ``remote_proof_timeout_s`` without a
+  proof.
 * :class:`RemoteSmeshingService` (``smeshing-<name>`` for each ``[smeshing] remote_identities``
   name) holds the identity's key and does not touch PoST data: it waits (status
   ``waiting_for_post_service``) for an accepted service, then runs the normal ATX builder whose
   prove step awaits the remote proof. A service that disconnects or is absent while a proof is due
   leaves the builder waiting; the builder's phases are persisted, so a node restart resumes.
 
-The listener binds loopback only: a non-loopback ``post_listen`` is refused (reach a remote machine
-through an SSH tunnel, see docs/backends.md). Messages are capped at
+Security: without CurveZMQ the link is plain TCP, so ``post_listen`` must be a loopback address
+(reach it through an SSH tunnel). With ``post_listen_curve = true`` the link is encrypted and
+authenticated with CurveZMQ (the node's key pair is ``<data>/post_listener/listener.key``, its
+public key also in ``listener.pub`` and the status; a service passes it as ``--node-key``) and any
+IPv4 address may be bound; ``post_service_keys`` then limits the services to those public keys
+(a key not listed fails the handshake). Messages are capped at
 :data:`POST_LISTENER_MAX_MESSAGE_BYTES`.
 """
 
@@ -46,19 +61,25 @@ import asyncio
 import collections
 import concurrent.futures
 import ipaddress
+import itertools
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import attrs
+import zmq
+import zmq.asyncio
+from zmq.auth.thread import ThreadAuthenticator
 
 from spacemesh_core.activation.builder import AtxBuilder, BuilderError
 from spacemesh_core.activation.handler import AtxValidationConfig
-from spacemesh_core.bus import Broker, BusClient, Replier
+from spacemesh_core.bus.envelope import ERROR_TOPIC, decode_event, encode_event, encode_frames
 from spacemesh_core.events import get_topic
+from spacemesh_core.fsutil import write_file_atomic
 from spacemesh_core.identity import LOCAL_IDENTITY, load_or_create_identity
 from spacemesh_core.kernel.services import cancel_task
 from spacemesh_core.post.labels import LabelParameterError
@@ -80,22 +101,46 @@ from spacemesh_plugins.smeshing.events import (
     PostSetupChanged,
 )
 from spacemesh_plugins.smeshing.service import SmeshingService
+from spacemesh_plugins.transport_zmq.curve import (
+    CurveKeyError,
+    format_curve_key,
+    get_client_key,
+    get_curve_public_key,
+    load_or_create_curve_key,
+    parse_curve_key,
+    set_curve_server,
+    start_curve_authenticator,
+)
 
 LOG = logging.getLogger(__name__)
 
-#: the largest message the post listener and the post bus accept (a proof is a few hundred bytes)
+#: the largest message the post listener accepts (a proof is a few hundred bytes)
 POST_LISTENER_MAX_MESSAGE_BYTES = 64 * 1024
 #: longest free-text field (service name, reason) accepted in a request
 MAX_TEXT_LENGTH = 256
 #: setup states of a remote identity, as the status and :class:`PostSetupChanged` report them
 STATE_WAITING = "waiting_for_post_service"
 STATE_CONNECTED = "post_service_connected"
+#: link frame kinds (see the module doc)
+LINK_REQUEST = b"Q"
+LINK_REPLY = b"R"
+LINK_EVENT = b"E"
+#: longest request id a service may use
+MAX_REQUEST_ID_BYTES = 16
+#: requests answered at the same time; more are dropped (the sender's request times out)
+MAX_CONCURRENT_REQUESTS = 64
+#: the node's Curve key pair for the post listener: ``<data>/post_listener/listener.key`` (hex secret,
+#: mode 0600) and ``listener.pub`` (the Z85 public key, for ``post serve --node-key``)
+POST_LISTENER_KEY_DIR = "post_listener"
+POST_LISTENER_SECRET_KEY_FILE = "listener.key"
+POST_LISTENER_PUBLIC_KEY_FILE = "listener.pub"
 
 _ENDPOINT_RE = re.compile(r"^tcp://(?P<host>[^:/\[\]]+):(?P<port>\d{1,5})$")
 
 
 class PostListenerError(ValueError):
-    """A ``post_listen`` endpoint that is malformed, not loopback, or cannot be bound."""
+    """A ``post_listen`` endpoint that is malformed, not allowed without Curve, or cannot be bound, or a
+    bad Curve key setting."""
 
 
 class RemoteRequestError(ValueError):
@@ -113,12 +158,14 @@ def is_loopback_host(host: str) -> bool:
     return address.version == 4 and address.is_loopback
 
 
-def parse_post_listen(endpoint: str) -> tuple[str, int]:
+def parse_post_listen(endpoint: str, *, curve: bool = False) -> tuple[str, int]:
     """Return ``(host, port)`` of a ``tcp://HOST:PORT`` post listener endpoint (port 0: any free port).
 
-    :raises PostListenerError: malformed, a port above 65535, or a host that is not IPv4 loopback
-        (remote post services reach a loopback listener through an SSH tunnel; there is no
-        encryption on this link).
+    :param curve: the listener uses CurveZMQ, so any IPv4 address may be bound (``0.0.0.0``: every
+        interface); without it only loopback is allowed.
+    :raises PostListenerError: malformed, a port above 65535, a host that is not an IPv4 address
+        (or ``localhost``), or a non-loopback host without Curve (the link would be unencrypted;
+        enable ``post_listen_curve`` or reach a loopback listener through an SSH tunnel).
     """
     match = _ENDPOINT_RE.match(endpoint.strip())
     if match is None:
@@ -127,11 +174,64 @@ def parse_post_listen(endpoint: str) -> tuple[str, int]:
     if port > 65535:
         raise PostListenerError(f"post_listen port {port} is above 65535")
     if not is_loopback_host(host):
-        raise PostListenerError(
-            f"post_listen {endpoint!r} is not a loopback address: the post listener is unencrypted and binds "
-            "127.0.0.1 only; reach it from other machines through an SSH tunnel (docs/backends.md)"
-        )
+        if not curve:
+            raise PostListenerError(
+                f"post_listen {endpoint!r} is not a loopback address: without CurveZMQ the post listener is "
+                "unencrypted and binds 127.0.0.1 only; set [smeshing] post_listen_curve = true, or reach a "
+                "loopback listener through an SSH tunnel (docs/backends.md)"
+            )
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is None or address.version != 4:
+            raise PostListenerError(f"post_listen host {host!r} must be an IPv4 address (0.0.0.0: every interface)")
     return ("127.0.0.1" if host == "localhost" else host), port
+
+
+def parse_post_service_keys(values: Iterable[str]) -> frozenset[bytes]:
+    """Return the 32-byte Curve public keys of ``[smeshing] post_service_keys`` (Z85 or hex each).
+
+    :raises PostListenerError: a value that is not a Curve key.
+    """
+    keys = set()
+    for value in values:
+        try:
+            keys.add(parse_curve_key(str(value)))
+        except CurveKeyError as exc:
+            raise PostListenerError(f"post_service_keys: {exc}") from None
+    return frozenset(keys)
+
+
+def get_post_listener_key_path(data_dir: str | Path) -> Path:
+    """Return the path of the node's post listener Curve secret key file."""
+    return Path(data_dir).expanduser() / POST_LISTENER_KEY_DIR / POST_LISTENER_SECRET_KEY_FILE
+
+
+def load_or_create_post_listener_key(data_dir: str | Path) -> bytes:
+    """Return the post listener's Curve secret key (created once), keeping ``listener.pub`` beside it
+    up to date with the public key in Z85.
+
+    :raises PostListenerError: the key file exists but does not hold a key.
+    """
+    path = get_post_listener_key_path(data_dir)
+    try:
+        secret = load_or_create_curve_key(path)
+    except CurveKeyError as exc:
+        raise PostListenerError(str(exc)) from None
+    public_text = (format_curve_key(get_curve_public_key(secret)) + "\n").encode("ascii")
+    public_path = path.with_name(POST_LISTENER_PUBLIC_KEY_FILE)
+    if not public_path.exists() or public_path.read_bytes() != public_text:
+        write_file_atomic(public_path, public_text)
+    return secret
+
+
+@attrs.frozen
+class LinkPeer:
+    """Who sent a request: the connection's routing id and, with Curve, the sender's public key."""
+
+    routing_id: bytes
+    key: bytes | None = None
 
 
 @attrs.define
@@ -145,8 +245,10 @@ class RemoteSession:
     last_seen: float
     #: the challenge the service reported proving at its last heartbeat (empty: idle)
     proving: bytes = b""
-    #: the service has sent a heartbeat, so it is subscribed to the post bus and sees requests
-    ready: bool = False
+    #: the connection proof requests are pushed to (that of the service's latest request)
+    routing_id: bytes = b""
+    #: the service's Curve public key (None without Curve): later requests must come from it
+    service_key: bytes | None = None
 
 
 @attrs.define(eq=False)
@@ -161,6 +263,8 @@ class PendingProof:
     published_at: float = 0.0
     #: do not publish again before this time (set after a failure report)
     not_before: float = 0.0
+    #: a proof for it is being checked (no need to ask again meanwhile)
+    verifying: bool = False
 
 
 @attrs.define(eq=False)
@@ -179,81 +283,124 @@ class RemoteIdentity:
 
 
 class PostListener:
-    """The node's post listener and post bus (see the module doc); reachable as ``node.post_listener``."""
+    """The node's post listener (see the module doc); reachable as ``node.post_listener``."""
 
     name = "post-listener"
 
     def __init__(self, node: Any) -> None:
         self.node = node
         section = node.config.smeshing
-        self.host, self.port = parse_post_listen(section.post_listen)
+        #: CurveZMQ on the link (``[smeshing] post_listen_curve``)
+        self.curve = bool(section.post_listen_curve)
+        #: the post service keys allowed to connect (empty: any key)
+        self.allowed_keys = parse_post_service_keys(section.post_service_keys)
+        if self.allowed_keys and not self.curve:
+            raise PostListenerError("post_service_keys needs post_listen_curve = true (keys are checked by Curve)")
+        self.host, self.port = parse_post_listen(section.post_listen, curve=self.curve)
         self.session_timeout_s = float(section.post_service_timeout_s)
         self.heartbeat_interval_s = max(0.05, self.session_timeout_s / 5)
         self.proof_timeout_s = float(section.remote_proof_timeout_s)
         self.verify_config = AtxValidationConfig.from_config(node.config).get_verify_config()
         self.identities: dict[bytes, RemoteIdentity] = {}
-        #: the bound request endpoint (``tcp://127.0.0.1:PORT``), set by :meth:`start`
+        #: the bound endpoint (``tcp://HOST:PORT``), set by :meth:`start`
         self.endpoint: str | None = None
-        #: the latest refusals (``node id hex: reason``), newest last
+        #: the listener's Curve public key (with Curve), set by :meth:`start`
+        self.public_key: bytes | None = None
+        #: the latest refusals (``node id hex: reason`` or ``key <z85>: reason``), newest last
         self.rejections: collections.deque[str] = collections.deque(maxlen=32)
-        self.broker: Broker | None = None
-        self.bus: BusClient | None = None
-        self.replier: Replier | None = None
+        #: malformed or dropped link frames and failed requests
+        self.errors = 0
+        self._context: zmq.asyncio.Context | None = None
+        self._authenticator: ThreadAuthenticator | None = None
+        self._socket: zmq.asyncio.Socket | None = None
+        self._sender: zmq.Socket[Any] | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()
         self._monitor: asyncio.Task[None] | None = None
+        self._seq = itertools.count()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the post bus and bind the request endpoint.
+        """Bind ``post_listen`` (with Curve: load or create the key pair, start the key check).
 
-        :raises PostListenerError: the endpoint cannot be bound (port in use).
+        :raises PostListenerError: the endpoint cannot be bound (port in use), or a bad key file.
         """
-        events = self.node.events
-        self.broker = Broker(events, transport="tcp", host=self.host, max_message_bytes=POST_LISTENER_MAX_MESSAGE_BYTES)
-        address = self.broker.start()
-        self.bus = BusClient(
-            address,
-            events,
-            "post-listener",
-            context=self.broker.context,
-            max_message_bytes=POST_LISTENER_MAX_MESSAGE_BYTES,
-        )
-        self.replier = Replier(
-            events,
-            self.handle_request,
-            name="post-listener",
-            context=self.broker.context,
-            max_message_bytes=POST_LISTENER_MAX_MESSAGE_BYTES,
-        )
+        self._context = zmq.asyncio.Context()
         try:
-            self.endpoint = await self.replier.start(f"tcp://{self.host}:{self.port}")
-        except Exception as exc:
-            await self._close()
-            raise PostListenerError(f"cannot listen for post services on tcp://{self.host}:{self.port}: {exc}") from exc
+            sock = self._context.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, POST_LISTENER_MAX_MESSAGE_BYTES)
+            sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a push to a gone service fails at once
+            self._socket = sock
+            if self.curve:
+                secret = load_or_create_post_listener_key(self.node.data_dir)
+                self.public_key = get_curve_public_key(secret)
+                self._authenticator = start_curve_authenticator(
+                    self._context, self._is_key_allowed if self.allowed_keys else None
+                )
+                set_curve_server(sock, secret)
+            address = f"tcp://{self.host}"
+            try:
+                port = sock.bind_to_random_port(address) if self.port == 0 else self.port
+                if self.port != 0:
+                    sock.bind(f"{address}:{port}")
+            except zmq.ZMQError as exc:
+                raise PostListenerError(f"cannot listen for post services on {address}:{self.port}: {exc}") from None
+        except BaseException:
+            self._close()
+            raise
+        self._sender = zmq.Socket.shadow(sock.underlying)
+        self.endpoint = f"{address}:{port}"
         self.node.post_listener = self
         self.node.status_providers["post_listener"] = self.get_status
+        self._serve_task = asyncio.create_task(self._serve(), name="post-listener")
         self._monitor = asyncio.create_task(self._watch(), name="post-listener-monitor")
-        LOG.info("post listener on %s (post bus %s)", self.endpoint, address.ingress)
+        if self.public_key is not None:
+            LOG.info(
+                "post listener on %s with CurveZMQ, public key %s (%s); %s",
+                self.endpoint,
+                format_curve_key(self.public_key),
+                get_post_listener_key_path(self.node.data_dir).with_name(POST_LISTENER_PUBLIC_KEY_FILE),
+                f"{len(self.allowed_keys)} post service key(s) allowed" if self.allowed_keys else "any service key",
+            )
+        else:
+            LOG.info("post listener on %s (no CurveZMQ: loopback only)", self.endpoint)
 
     async def stop(self) -> None:
         """Stop serving; pending proofs stay unanswered (their builders are stopped first)."""
         await cancel_task(self._monitor)
         self._monitor = None
+        await cancel_task(self._serve_task)
+        self._serve_task = None
+        for task in list(self._answers):
+            task.cancel()
+        await asyncio.gather(*self._answers, return_exceptions=True)
         self.node.status_providers.pop("post_listener", None)
         if getattr(self.node, "post_listener", None) is self:
             self.node.post_listener = None
-        await self._close()
+        self._close()
 
-    async def _close(self) -> None:
-        if self.replier is not None:
-            await self.replier.stop()
-            self.replier = None
-        if self.bus is not None:
-            await self.bus.close()
-            self.bus = None
-        if self.broker is not None:
-            self.broker.stop()
-            self.broker = None
+    def _close(self) -> None:
+        self._sender = None
+        if self._socket is not None:
+            self._socket.close(0)
+            self._socket = None
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+        if self._context is not None:
+            self._context.term()
+            self._context = None
+
+    def _is_key_allowed(self, key: bytes) -> bool:
+        """The Curve key check (runs in the authenticator's thread): is ``key`` in ``post_service_keys``?"""
+        if key in self.allowed_keys:
+            return True
+        text = format_curve_key(key)
+        LOG.warning("refused a post service with Curve key %s: not in [smeshing] post_service_keys", text)
+        self.rejections.append(f"key {text}: not in [smeshing] post_service_keys")
+        return False
 
     # -- what the remote smeshers use ------------------------------------------------------------
 
@@ -293,7 +440,7 @@ class PostListener:
             "identity %s: asking its post service for a proof over challenge %s…", identity.name, challenge.hex()[:12]
         )
         try:
-            if identity.session is not None and identity.session.ready:
+            if identity.session is not None:
                 await self._publish(identity, pending)
             else:
                 LOG.info("identity %s: no post service connected; the proof waits for one", identity.name)
@@ -309,8 +456,9 @@ class PostListener:
         session = identity.session
         now = time.monotonic()
         return {
-            "connected": session is not None and session.ready,
+            "connected": session is not None,
             "service": session.service if session else None,
+            "service_key": format_curve_key(session.service_key) if session and session.service_key else None,
             "last_seen_s": round(now - session.last_seen, 3) if session else None,
             "proving": bool(session and session.proving),
             "num_units": identity.metadata.num_units if identity.metadata else None,
@@ -323,6 +471,9 @@ class PostListener:
         """Return the ``post_listener`` status field."""
         return {
             "endpoint": self.endpoint,
+            "curve": self.curve,
+            "public_key": format_curve_key(self.public_key) if self.public_key is not None else None,
+            "allowed_keys": [format_curve_key(key) for key in sorted(self.allowed_keys)],
             "identities": {
                 identity.name: {"node_id": node_id.hex(), **self.get_identity_status(node_id)}
                 for node_id, identity in self.identities.items()
@@ -332,19 +483,73 @@ class PostListener:
 
     # -- requests ----------------------------------------------------------------------------------
 
-    async def handle_request(self, request: Any) -> Any:
-        """Answer one request of a post service (the Replier's handler).
+    async def _serve(self) -> None:
+        """Read link frames; answer each request in its own task (a proof check must not hold up
+        the heartbeats of other services)."""
+        assert self._socket is not None
+        sock = self._socket
+        while True:
+            frames = await sock.recv_multipart(copy=False)
+            if len(frames) < 2:
+                self.errors += 1
+                continue
+            peer = LinkPeer(frames[0].bytes, get_client_key(frames[1]) if self.curve else None)
+            parts = [frame.bytes for frame in frames[1:]]
+            if parts[0] != LINK_REQUEST or len(parts) != 5 or not 0 < len(parts[1]) <= MAX_REQUEST_ID_BYTES:
+                self.errors += 1
+                LOG.debug("dropped a malformed link message (%d frames)", len(parts))
+                continue
+            if len(self._answers) >= MAX_CONCURRENT_REQUESTS:
+                self.errors += 1
+                LOG.warning("too many requests at once; dropped one (the service asks again)")
+                continue
+            task = asyncio.create_task(self._answer(peer, parts[1], parts[2:]), name="post-listener-answer")
+            self._answers.add(task)
+            task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, peer: LinkPeer, request_id: bytes, body: list[bytes]) -> None:
+        events = self.node.events
+        try:
+            _, request = decode_event(events, body, POST_LISTENER_MAX_MESSAGE_BYTES)
+            reply = await self.handle_request(request, peer)
+            out = encode_event(events, reply, self.name, next(self._seq))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # report to the service, keep serving
+            self.errors += 1
+            out = encode_frames(ERROR_TOPIC, {"message": str(exc)[:MAX_TEXT_LENGTH]}, self.name, next(self._seq))
+        self._send(peer.routing_id, [LINK_REPLY, request_id, *out])
+
+    def _send(self, routing_id: bytes, frames: list[bytes]) -> bool:
+        """Send ``frames`` to the connection ``routing_id`` without waiting; return whether it went out."""
+        if self._sender is None:
+            return False
+        try:
+            self._sender.send_multipart([routing_id, *frames], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # gone (EHOSTUNREACH) or its queue is full (EAGAIN)
+            LOG.debug("could not send to a post service connection: %s", exc)
+            return False
+        return True
+
+    def send_event(self, session: RemoteSession, event: Any) -> bool:
+        """Push ``event`` (a registered event) to ``session``'s connection; return whether it went out."""
+        out = encode_event(self.node.events, event, self.name, next(self._seq))
+        return self._send(session.routing_id, [LINK_EVENT, *out])
+
+    async def handle_request(self, request: Any, peer: LinkPeer | None = None) -> Any:
+        """Answer one request of a post service that came from ``peer``.
 
         :raises RemoteRequestError: a request of another kind (answered with an error reply).
         """
+        peer = peer or LinkPeer(b"")
         if isinstance(request, PostServiceAnnounced):
-            return await self._handle_announcement(request)
+            return await self._handle_announcement(request, peer)
         if isinstance(request, PostServiceHeartbeatSent):
-            return await self._handle_heartbeat(request)
+            return await self._handle_heartbeat(request, peer)
         if isinstance(request, PostProofGenerated):
-            return await self._handle_proof(request)
+            return await self._handle_proof(request, peer)
         if isinstance(request, PostProofFailed):
-            return self._handle_failure(request)
+            return self._handle_failure(request, peer)
         raise RemoteRequestError(f"{get_topic(request)} is not a request of the post listener")
 
     async def check_announcement(self, request: PostServiceAnnounced) -> tuple[str | None, float]:
@@ -421,7 +626,9 @@ class PostListener:
             nonce=request.vrf_nonce,
         )
 
-    async def _handle_announcement(self, request: PostServiceAnnounced) -> PostServiceAccepted | PostServiceRejected:
+    async def _handle_announcement(
+        self, request: PostServiceAnnounced, peer: LinkPeer
+    ) -> PostServiceAccepted | PostServiceRejected:
         reason, retry_after = await self.check_announcement(request)
         identity = self.identities.get(request.node_id)
         if reason is not None:
@@ -432,10 +639,12 @@ class PostListener:
             if identity is not None:
                 identity.last_rejection = reason
             return PostServiceRejected(request.node_id, reason, retry_after)
-        assert identity is not None and self.broker is not None and self.broker.address is not None
+        assert identity is not None
         now = time.monotonic()
         metadata = self._to_metadata(request)
-        identity.session = RemoteSession(uuid.uuid4().hex, request.service, metadata, now, now)
+        identity.session = RemoteSession(
+            uuid.uuid4().hex, request.service, metadata, now, now, routing_id=peer.routing_id, service_key=peer.key
+        )
         identity.metadata = metadata
         identity.connected.set()
         LOG.info(
@@ -446,46 +655,53 @@ class PostListener:
             request.num_units,
         )
         await self._publish_setup_state(identity, STATE_CONNECTED, None)
-        address = self.broker.address
         post = self.node.config.post
         return PostServiceAccepted(
             node_id=request.node_id,
             session=identity.session.session,
-            bus_ingress=address.ingress,
-            bus_state=address.state,
-            bus_telemetry=address.telemetry,
             k1=post.k1,
             k2=post.k2,
             pow_difficulty=bytes.fromhex(post.pow_difficulty),
             heartbeat_interval_s=self.heartbeat_interval_s,
         )
 
-    def _get_session(self, node_id: bytes, session: str) -> tuple[RemoteIdentity | None, RemoteSession | None]:
+    def _get_session(
+        self, node_id: bytes, session: str, peer: LinkPeer
+    ) -> tuple[RemoteIdentity | None, RemoteSession | None]:
+        """Return the identity and its live session named ``session`` (None: unknown, or sent with another
+        Curve key); the session's pushes follow the connection of its latest request."""
         identity = self.identities.get(node_id)
-        if identity is None or identity.session is None or identity.session.session != session:
+        live = identity.session if identity is not None else None
+        if live is None or live.session != session or (live.service_key is not None and live.service_key != peer.key):
             return identity, None
-        return identity, identity.session
+        if peer.routing_id:
+            live.routing_id = peer.routing_id
+        return identity, live
 
-    async def _handle_heartbeat(self, request: PostServiceHeartbeatSent) -> PostServiceHeartbeatAnswered:
-        identity, session = self._get_session(request.node_id, request.session)
+    async def _handle_heartbeat(
+        self, request: PostServiceHeartbeatSent, peer: LinkPeer
+    ) -> PostServiceHeartbeatAnswered:
+        identity, session = self._get_session(request.node_id, request.session, peer)
         if identity is None or session is None:
             return PostServiceHeartbeatAnswered(
                 False, "unknown session (the node restarted or dropped it): announce again"
             )
         session.last_seen = time.monotonic()
         session.proving = bytes(request.proving[:32])
-        session.ready = True
         await self._publish_due(identity)
         return PostServiceHeartbeatAnswered(True, "")
 
-    async def _handle_proof(self, request: PostProofGenerated) -> PostProofAnswered:
-        identity, session = self._get_session(request.node_id, request.session)
+    async def _handle_proof(self, request: PostProofGenerated, peer: LinkPeer) -> PostProofAnswered:
+        identity, session = self._get_session(request.node_id, request.session, peer)
         if identity is None or session is None:
             return PostProofAnswered(request.request_id, False, "unknown session: announce again")
         session.last_seen = time.monotonic()
         pending = identity.pending.get(request.request_id)
         if pending is None:
             return PostProofAnswered(request.request_id, False, "no pending request with this id")
+        if pending.future.done():
+            return PostProofAnswered(request.request_id, True, "")  # a copy of the proof it took already
+        pending.verifying = True
         try:
             proof = Proof(nonce=request.nonce, indices=request.indices, pow=request.pow)
             await asyncio.to_thread(
@@ -501,14 +717,16 @@ class PostListener:
             reason = f"invalid proof: {exc}"
             LOG.warning("identity %s: refused a proof of post service %r: %s", identity.name, session.service, reason)
             return PostProofAnswered(request.request_id, False, reason)
+        finally:
+            pending.verifying = False
         if not pending.future.done():
             pending.future.set_result(PostV1(request.nonce, request.indices, request.pow))
             identity.proofs_accepted += 1
             LOG.info("identity %s: post service %r delivered a valid proof", identity.name, session.service)
         return PostProofAnswered(request.request_id, True, "")
 
-    def _handle_failure(self, request: PostProofFailed) -> PostProofAnswered:
-        identity, session = self._get_session(request.node_id, request.session)
+    def _handle_failure(self, request: PostProofFailed, peer: LinkPeer) -> PostProofAnswered:
+        identity, session = self._get_session(request.node_id, request.session, peer)
         if identity is None or session is None:
             return PostProofAnswered(request.request_id, False, "unknown session: announce again")
         session.last_seen = time.monotonic()
@@ -527,18 +745,23 @@ class PostListener:
     # -- publishing and liveness -----------------------------------------------------------------
 
     async def _publish(self, identity: RemoteIdentity, pending: PendingProof) -> None:
-        assert self.bus is not None
+        """Push the proof request to the identity's service and publish it on the node's bus."""
         pending.published_at = time.monotonic()
-        await self.bus.publish(PostProofRequested(identity.node_id, pending.request_id, pending.challenge))
+        event = PostProofRequested(identity.node_id, pending.request_id, pending.challenge)
+        if identity.session is not None:
+            self.send_event(identity.session, event)
+        bus = getattr(self.node, "bus", None)
+        if bus is not None:
+            await bus.publish(event)
 
     async def _publish_due(self, identity: RemoteIdentity) -> None:
-        """Publish again the pending requests the connected service is not working on."""
+        """Push again the pending requests the connected service is not working on."""
         session = identity.session
-        if session is None or not session.ready:
+        if session is None:
             return
         now = time.monotonic()
         for pending in list(identity.pending.values()):
-            if pending.future.done() or now < pending.not_before:
+            if pending.future.done() or pending.verifying or now < pending.not_before:
                 continue
             idle = session.proving != pending.challenge and now - pending.published_at >= self.heartbeat_interval_s
             overdue = self.proof_timeout_s > 0 and now - pending.published_at >= self.proof_timeout_s
@@ -628,8 +851,7 @@ class RemoteSmeshingService(SmeshingService):
     def get_status(self) -> dict[str, Any]:
         """Return this identity's status (its setup state is the post service's connection)."""
         status = super().get_status()
-        session = self.remote.session if self.remote is not None else None
-        connected = session is not None and session.ready
+        connected = self.remote is not None and self.remote.session is not None
         status["post_setup"] = {"state": STATE_CONNECTED if connected else STATE_WAITING}
         if self.listener is not None and self.signer is not None:
             status["post_service"] = self.listener.get_identity_status(self.signer.node_id)

@@ -31,12 +31,17 @@ import attrs
 import cbor2
 import zmq
 import zmq.asyncio
-import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from spacemesh_core.p2p.gossip import GossipPolicy, GossipRouter
 from spacemesh_hooks.interfaces import GossipValidator, PeerInfo, RequestHandler, TransportError
+from spacemesh_plugins.transport_zmq.curve import (
+    get_client_key,
+    set_curve_client,
+    set_curve_server,
+    start_curve_authenticator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,18 +130,12 @@ class ZmqTransport:
     async def start(self) -> None:
         """Bind the ROUTER, start the ZAP handler, dial the bootnodes."""
         self._ctx = zmq.asyncio.Context()
-        # a ZAP handler in its own thread: pyzmq's asyncio one stops answering for every later
-        # context on the same event loop once one has been stopped
-        self._auth = ThreadAuthenticator(self._ctx)
-        self._auth.start()
-        self._auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        self._auth = start_curve_authenticator(self._ctx)  # any client key: a peer id is its key
         server = self._ctx.socket(zmq.ROUTER)
         server.setsockopt(zmq.LINGER, 0)
         server.setsockopt(zmq.MAXMSGSIZE, self.router.policy.max_message_bytes + _FRAME_OVERHEAD)
         server.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        server.curve_server = True
-        server.curve_secretkey = self._secret_z85
-        server.curve_publickey = self._public_z85
+        set_curve_server(server, z85.decode(self._secret_z85))
         if self.listen.endswith(":0"):
             port = server.bind_to_random_port(self.listen[: -len(":0")])
             self._endpoint = f"{self.listen[: -len(':0')]}:{port}"
@@ -252,9 +251,7 @@ class ZmqTransport:
         dealer = self._ctx.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
         dealer.setsockopt(zmq.MAXMSGSIZE, self.router.policy.max_message_bytes + _FRAME_OVERHEAD)
-        dealer.curve_serverkey = z85.encode(peer_id)
-        dealer.curve_publickey = self._public_z85
-        dealer.curve_secretkey = self._secret_z85
+        set_curve_client(dealer, z85.decode(self._secret_z85), peer_id)
         dealer.connect(endpoint)
         peer = _Peer(peer_id, address, dealer)
         self._peers[peer_id] = peer
@@ -288,10 +285,8 @@ class ZmqTransport:
             frames = await server.recv_multipart(copy=False)
             if len(frames) < 2:
                 continue
-            user_id = frames[1].get("User-Id")
-            try:
-                sender = z85.decode(str(user_id))
-            except Exception:  # no authenticated key: cannot happen with CURVE, but never trust it
+            sender = get_client_key(frames[1])
+            if sender is None:  # no authenticated key: cannot happen with CURVE, but never trust it
                 continue
             if self.router.is_banned(sender):
                 continue

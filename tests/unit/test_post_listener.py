@@ -1,8 +1,9 @@
 """Remote proving (1:N smeshing), in-process: the node's post listener, the post service, the CLI.
 
 The node side runs on a small fake node (devnet labels, easy k2pow); a post service is either a
-hand-driven bus client (to send exactly the requests a test needs) or a real
-:class:`~spacemesh_plugins.smeshing.post_service.PostService`.
+hand-driven :class:`~spacemesh_plugins.smeshing.post_service.NodeLink` (to send exactly the requests
+a test needs) or a real :class:`~spacemesh_plugins.smeshing.post_service.PostService`. CurveZMQ on
+the link (keys, wrong keys, the allow-list) is tested in test_post_listener_curve.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import zmq.asyncio
 from click.testing import CliRunner
 
 from spacemesh_core.activation.post_setup import IdentityInUseError, PostDataLock
-from spacemesh_core.bus import BusAddress, BusClient, RemoteError
+from spacemesh_core.bus import RemoteError
 from spacemesh_core.cli import cli
 from spacemesh_core.config.schema import ConfigError
 from spacemesh_core.crypto.signing import Signer
@@ -43,6 +44,7 @@ from spacemesh_plugins.smeshing.events import (
 )
 from spacemesh_plugins.smeshing.plugin import get_service_specs
 from spacemesh_plugins.smeshing.post_service import (
+    NodeLink,
     PostService,
     PostServiceError,
     PostServiceRejectedError,
@@ -135,7 +137,8 @@ class Harness:
         self.node_id = signer.node_id
         self.post_dir = post_dir
         self.metadata = read_metadata(post_dir)
-        self.client = BusClient(BusAddress("", "", ""), create_remote_proving_registry(), "test-service")
+        self.link = NodeLink(self.endpoint, create_remote_proving_registry(), "test-service")
+        self.link.open()
 
     @property
     def endpoint(self) -> str:
@@ -159,7 +162,7 @@ class Harness:
         return PostServiceAnnounced(**fields)
 
     async def request(self, event: Any) -> Any:
-        return await self.client.request(self.endpoint, event, timeout=10)
+        return await self.link.request(event, 10)
 
 
 async def start_listener(tmp_path: Path, flags: tuple[str, ...] = ()) -> Harness:
@@ -182,7 +185,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     try:
         yield h
     finally:
-        await h.client.close()
+        await h.link.close()
         await h.listener.stop()
         close_node(h.node)
 
@@ -191,6 +194,7 @@ async def test_listener_binds_and_reports_its_endpoint(harness: Harness) -> None
     assert harness.endpoint.startswith("tcp://127.0.0.1:") and not harness.endpoint.endswith(":0")
     status = harness.node.status_providers["post_listener"]()
     assert status["endpoint"] == harness.endpoint
+    assert (status["curve"], status["public_key"], status["allowed_keys"]) == (False, None, [])
     assert status["identities"]["alice"]["connected"] is False
     assert harness.node.post_listener is harness.listener
 
@@ -253,10 +257,17 @@ async def test_listener_answers_malformed_and_foreign_requests_with_errors(harne
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(harness.endpoint)
     try:
+        errors = harness.listener.errors
+        # not link frames: dropped and counted, no answer
         await sock.send_multipart([b"", b"smeshing.post_service_announced\x00", b"\xa0", b"\xff\xff"])
+        await sock.send_multipart([b"Q", b"x" * 17, b"smeshing.post_service_announced\x00", b"\xa0", b"\xa0"])
+        await sock.send_multipart([b"E", b"smeshing.post_service_announced\x00", b"\xa0", b"\xa0"])
+        await wait_until(lambda: harness.listener.errors == errors + 3, what="malformed frames counted")
+        # a request whose envelope is garbage: an error reply with the request id
+        await sock.send_multipart([b"Q", b"\x07", b"smeshing.post_service_announced\x00", b"\xa0", b"\xff\xff"])
         assert await sock.poll(5000)
         reply = await sock.recv_multipart()
-        assert reply[1].startswith(b"\x01error")
+        assert reply[:2] == [b"R", b"\x07"] and reply[2].startswith(b"\x01error")
     finally:
         sock.close()
     reply = await harness.request(PostServiceHeartbeatSent(harness.node_id, "no-such-session", b""))
@@ -271,20 +282,14 @@ async def test_a_proof_is_verified_before_the_builder_gets_it(harness: Harness) 
     accepted = await harness.request(harness.announcement())
     assert isinstance(accepted, PostServiceAccepted)
     assert (accepted.k1, accepted.k2, accepted.pow_difficulty) == (48, 37, bytes.fromhex(EASY_POW))
-    bus = BusClient(
-        BusAddress(accepted.bus_ingress, accepted.bus_state, accepted.bus_telemetry),
-        create_remote_proving_registry(),
-        "test-service",
-    )
-    subscription = await bus.subscribe([PostProofRequested])
-    assert not harness.listener.get_identity_status(harness.node_id)["connected"]  # ready at the first heartbeat
+    assert harness.listener.get_identity_status(harness.node_id)["connected"]
     reply = await harness.request(PostServiceHeartbeatSent(harness.node_id, accepted.session, b""))
     assert isinstance(reply, PostServiceHeartbeatAnswered) and reply.session_valid
-    assert harness.listener.get_identity_status(harness.node_id)["connected"]
     challenge = bytes(range(32))
     task = asyncio.create_task(harness.listener.request_proof(harness.node_id, challenge))
     try:
-        request = await subscription.get(timeout=10)
+        # the request is pushed on the connection that announced
+        request = await asyncio.wait_for(harness.link.get_event(), 10)
         assert isinstance(request, PostProofRequested)
         assert (request.node_id, request.challenge) == (harness.node_id, challenge)
         session, rid = accepted.session, request.request_id
@@ -326,8 +331,6 @@ async def test_a_proof_is_verified_before_the_builder_gets_it(harness: Harness) 
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        subscription.close()
-        await bus.close()
 
 
 async def test_heartbeats_keep_a_session_and_silence_ends_it(tmp_path: Path) -> None:
@@ -358,7 +361,7 @@ async def test_heartbeats_keep_a_session_and_silence_ends_it(tmp_path: Path) -> 
             isinstance(reply, PostServiceRejected) and "differs from the data a post service announced" in reply.reason
         )
     finally:
-        await h.client.close()
+        await h.link.close()
         await h.listener.stop()
         close_node(h.node)
 
@@ -414,8 +417,9 @@ async def test_post_service_proves_ignores_other_ids_and_reconnects_after_a_node
         # the data directory is locked while the service runs
         with pytest.raises(IdentityInUseError):
             PostDataLock(harness.post_dir, node_id).acquire()
-        assert listener.bus is not None
-        await listener.bus.publish(PostProofRequested(b"\x05" * 32, "not-yours", bytes(32)))
+        session = listener.identities[node_id].session
+        assert session is not None
+        assert listener.send_event(session, PostProofRequested(b"\x05" * 32, "not-yours", bytes(32)))
         await wait_until(lambda: service.requests_ignored >= 1, what="a request for another id ignored")
         challenge = b"\x42" * 32
         post = await asyncio.wait_for(listener.request_proof(node_id, challenge), 20)
@@ -434,6 +438,7 @@ async def test_post_service_proves_ignores_other_ids_and_reconnects_after_a_node
         again = await asyncio.wait_for(restarted.request_proof(node_id, challenge), 20)
         assert again == post
         await wait_until(lambda: service.proofs_accepted == 2, what="the kept proof accepted")
+        assert service.proofs_found == 1  # sent again, not proven again
     finally:
         stop.set()
         await asyncio.wait_for(runner, 10)
