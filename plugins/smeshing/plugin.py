@@ -76,7 +76,8 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
     stop saved by the API (``<data dir>/smeshing.json``) decides for the local identities instead of
     ``start``, with the options it saved.
 
-    :raises ConfigError: remote identities without a post listener, a bad ``post_listen`` (a non-loopback
+    :raises ConfigError: a ``coinbase`` that is not an address of the network, remote identities
+        without a post listener, a bad ``post_listen`` (a non-loopback
         one without ``post_listen_curve``), or bad ``post_service_keys``.
     """
     from spacemesh_plugins.smeshing.control import compute_smesher_options, load_smeshing_choice
@@ -94,6 +95,16 @@ def get_service_specs(node: Any) -> list[ServiceSpec]:
     specs = [ServiceSpec("atx-handler", AtxHandlerService)]
     config = node.config
     section = config.smeshing
+    if section.coinbase:
+        from spacemesh_core.crypto.address import AddressError, parse_address
+
+        try:  # caught at start, not after the PoST data was prepared
+            parse_address(section.coinbase, config.network.hrp)
+        except AddressError as exc:
+            raise ConfigError(
+                f"smeshing.coinbase: {section.coinbase!r} is not an address of this network "
+                f"({config.network.hrp}1...): {exc}"
+            ) from None
     remote = list(dict.fromkeys(section.remote_identities))
     if section.post_service_keys:
         try:

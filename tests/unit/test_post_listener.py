@@ -122,6 +122,22 @@ def test_service_specs_of_remote_identities(tmp_path: Path) -> None:
             get_service_specs(node)
     finally:
         close_node(node)
+    # a coinbase of another network (or no address at all) is refused at start, before any PoST work
+    for coinbase in ("sm1qqqqqqqjc8t7f0d5ekmaelmt5yxz8nd7d4wnnpgfj9mx0", "not-an-address"):
+        node = make_node(tmp_path / "d", time.time(), [*base, f"smeshing.coinbase={coinbase}"])
+        try:
+            with pytest.raises(ConfigError, match="smeshing.coinbase: .* is not an address of this network"):
+                get_service_specs(node)
+        finally:
+            close_node(node)
+    from spacemesh_core.crypto.address import compute_wallet_principal
+
+    valid = compute_wallet_principal(bytes(32)).to_string(node.config.network.hrp)
+    node = make_node(tmp_path / "e", time.time(), [*base, f"smeshing.coinbase={valid}"])
+    try:
+        assert "smeshing-local" in {spec.name for spec in get_service_specs(node)}
+    finally:
+        close_node(node)
 
 
 # -- the listener, driven by hand ---------------------------------------------------------------------
