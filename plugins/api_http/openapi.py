@@ -35,7 +35,7 @@ def compute_operation(route: Route) -> dict[str, Any]:
     else:
         responses = {"200": {"description": "success", "content": _json_content(route.response)}}
     for code, text in _ERRORS.items():
-        if code == "401" and route.access != PRIVATE:
+        if code == "401" and (route.access != PRIVATE or not route.needs_token):
             continue
         if code == "415" and route.body is None:
             continue
@@ -60,9 +60,12 @@ def compute_operation(route: Route) -> dict[str, Any]:
     ]
     if parameters:
         operation["parameters"] = parameters
-    if route.access == PRIVATE:
+    if route.access == PRIVATE and not route.needs_token:
+        operation["x-access"] = "private listener only; no token needed (a static dashboard file, no node data)"
+    elif route.access == PRIVATE:
         operation["security"] = [{}, {"bearer": []}, {"cookie": []}]
-        operation["x-access"] = "private: open from loopback on a loopback listener, else bearer token"
+        operation["x-access"] = ("private: open from loopback on a loopback listener, else bearer token; "
+                                 "a wrong token is refused everywhere")
     else:
         operation["x-access"] = "public"
     return operation

@@ -87,7 +87,9 @@ class LocalPostSetup:
         return int(self.node.config.post.labels_per_unit) * 16
 
     def get_default_directory(self) -> Path:
-        """Return the PoST folder proposed to a new smesher: ``<data dir>/post``."""
+        """Return the PoST folder proposed to a smesher: the one of the last start, else ``<data dir>/post``."""
+        if self.options.get("dataDir"):
+            return Path(str(self.options["dataDir"])).expanduser()
         return Path(self.node.data_dir).expanduser().resolve() / "post"
 
     def get_folder_info(self, path: str) -> dict[str, Any]:

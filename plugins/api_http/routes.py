@@ -14,6 +14,7 @@ import base64
 import binascii
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -107,6 +108,9 @@ class Route:
     kind: str = "json"
     #: subsystems the answer depends on (documented as the 503 cause)
     needs: tuple[str, ...] = ()
+    #: False only for the dashboard's static page and assets (no node data in them): served on the
+    #: private listener without the token, so a browser can load the page that asks for it
+    needs_token: bool = True
 
     @property
     def operation_id(self) -> str:
@@ -648,14 +652,26 @@ async def checkpoint(api: Any, request: web.Request, body: dict[str, Any], query
 
 
 async def post_folder(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
-    """Check a folder for PoST data: writable, free space (``path`` defaults to ``<data dir>/post``)."""
+    """Check a folder for PoST data: writable, free space (``path`` defaults to :func:`get_default_post_folder`)."""
     from spacemesh_plugins.api_http.post_setup import PostSetupError
 
-    path = query.get("path") or str(api.post_setup.get_default_directory())
+    path = query.get("path") or str(get_default_post_folder(api))
     try:
         return api.post_setup.get_folder_info(path)
     except PostSetupError as exc:
         raise BadRequest(str(exc)) from None
+
+
+def get_default_post_folder(api: Any) -> Path:
+    """Return the PoST folder the wizard proposes: the one the node's smeshers use already (the smeshing
+    control's :meth:`get_default_data_dir`, e.g. ``<data dir>/post/local``), so the data is not
+    prepared twice; without a smeshing plugin, the API's own setup folder."""
+    smeshing = api.get_smeshing()
+    get_folder = getattr(smeshing, "get_default_data_dir", None)
+    folder = get_folder() if get_folder is not None else None
+    if folder is not None:
+        return Path(folder).expanduser().resolve()
+    return Path(api.post_setup.get_default_directory())
 
 
 async def post_probe(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
@@ -676,6 +692,20 @@ def compute_poet_schedule(node: Any, now: float | None = None) -> dict[str, Any]
     start = genesis + shift + open_round * epoch_s
     return {"openRound": open_round, "registrationDeadline": start, "roundEnd": start + epoch_s - gap,
             "secondsToDeadline": max(start - now, 0.0), "servers": list(config.poet.servers)}
+
+
+#: what the dashboard says when a smeshing node has no PoET (the smesher's note says it in the log and
+#: in ``PostSetupStatus.atxBuilder``: "no PoET server is configured ([poet] servers), so no ATX can be built")
+NO_POET_PROBLEM = ("No PoET server is configured: this node cannot publish activations. "
+                   "Add [poet] servers to the config.")
+
+
+def get_activation_problem(node: Any, smeshing: Any) -> str | None:
+    """Return, in plain words, why this smeshing node cannot publish activations, or None when nothing
+    in its configuration prevents it (a node without smeshing says so elsewhere: ``atxBuilder``)."""
+    if smeshing is not None and not list(node.config.poet.servers):
+        return NO_POET_PROBLEM
+    return None
 
 
 async def smeshing_overview(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
@@ -699,6 +729,8 @@ async def smeshing_overview(api: Any, request: web.Request, body: dict[str, Any]
         answer["eligibilities"] = None
         answer["eligibilitiesReason"] = "this node runs no smeshing, so it makes no proposals"
     answer["atxBuilder"] = smeshing is not None
+    answer["isSmeshing"] = bool(smeshing.is_smeshing()) if smeshing is not None else api.post_setup.is_running()
+    answer["activationProblem"] = get_activation_problem(node, smeshing)
     provider = node.status_providers.get("smeshing")
     # the smeshing plugin's own view (identities, builder phase, ATXs published) when it runs in this node
     answer["smeshers"] = provider() if provider is not None else None

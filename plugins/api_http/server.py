@@ -293,9 +293,9 @@ SERVER_ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/events", event_stream, "Server-sent events of the node's bus, filtered by topic", PRIVATE,
           "Events", query={"topics": string("comma-separated topics (empty: all)", max_length=4096,
                                             pattern="^[\\x21-\\x7e]*$")}, kind="stream", needs=("bus",)),
-    Route("GET", "/", dashboard_index, "The dashboard", PRIVATE, "Dashboard", kind="html"),
+    Route("GET", "/", dashboard_index, "The dashboard", PRIVATE, "Dashboard", kind="html", needs_token=False),
     Route("GET", "/dashboard/{name}", dashboard_asset, "Dashboard scripts and styles", PRIVATE, "Dashboard",
-          kind="static"),
+          kind="static", needs_token=False),
 )
 
 
@@ -352,8 +352,14 @@ def wrap_route(api: ApiContext, route: Route) -> Any:
     return handle
 
 
-def create_middleware(api: ApiContext, access: str, token: str, bound_host: str) -> Any:
-    """Return the middleware of a listener: access control (private), content type, metrics, last-resort errors."""
+def create_middleware(
+    api: ApiContext, access: str, token: str, bound_host: str, token_free: frozenset[tuple[str, str]] = frozenset()
+) -> Any:
+    """Return the middleware of a listener: access control (private), content type, metrics, last-resort errors.
+
+    :param token_free: ``(method, path)`` of the private routes served without the token (the dashboard's
+        page and assets: they hold no data, and the page must load to ask for the token).
+    """
     token_required_always = access == PRIVATE and not is_loopback(bound_host)
 
     @web.middleware
@@ -365,7 +371,7 @@ def create_middleware(api: ApiContext, access: str, token: str, bound_host: str)
         return response
 
     async def _dispatch(request: web.Request, handler: Any, route_name: str) -> web.StreamResponse:
-        if access == PRIVATE:
+        if access == PRIVATE and (request.method, route_name) not in token_free:
             denied = check_private_access(request, token, token_required_always)
             if denied is not None:
                 return denied
@@ -393,7 +399,12 @@ def get_host_name(host_header: str) -> str:
 
 
 def check_private_access(request: web.Request, token: str, token_required_always: bool) -> web.Response | None:
-    """Return a 401/403 response when ``request`` may not use the private listener, else None."""
+    """Return a 401/403 response when ``request`` may not use the private listener, else None.
+
+    A wrong token (header or cookie) is refused wherever the request comes from, so a misconfigured
+    client notices; a missing one only where a token is needed (``token_required_always``, or a
+    non-loopback peer).
+    """
     peer = request.remote
     needs_token = token_required_always or not is_loopback(peer)
     presented = None
@@ -404,7 +415,7 @@ def check_private_access(request: web.Request, token: str, token_required_always
         presented = request.cookies[TOKEN_COOKIE]
     if presented is not None and hmac.compare_digest(presented.encode(), token.encode()):
         return None
-    if needs_token:
+    if needs_token or presented is not None:
         reason = "the token is not valid" if presented is not None else "a bearer token is required"
         return _error(401, "unauthorized", f"{reason} (private API from {peer}); run `spacemesh api token`",
                       headers={"WWW-Authenticate": 'Bearer realm="spacemesh"'})
@@ -462,9 +473,12 @@ class ApiService:
 
     def build_app(self, access: str, routes: list[Route], bound_host: str) -> web.Application:
         """Return the aiohttp application of one listener."""
-        app = web.Application(client_max_size=int(self.section["max_body_bytes"]),
-                              middlewares=[create_middleware(self.context, access, self.token, bound_host)])
         mounted = [r for r in routes if access == PRIVATE or r.access == PUBLIC]
+        token_free = frozenset((r.method, r.path) for r in mounted if not r.needs_token)
+        app = web.Application(
+            client_max_size=int(self.section["max_body_bytes"]),
+            middlewares=[create_middleware(self.context, access, self.token, bound_host, token_free)],
+        )
         for route in mounted:
             app.router.add_route(route.method, route.path, wrap_route(self.context, route))
         app[OPENAPI_KEY] = self.get_openapi_document(routes)

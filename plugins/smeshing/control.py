@@ -366,6 +366,16 @@ class SmeshingControl:
                             (directory / LOCK_FILE_NAME).unlink()
                 self._stopped[name] = self._compute_idle_status(name, directory)
 
+    def get_default_data_dir(self) -> Path | None:
+        """Return the folder to give StartSmeshing as ``dataDir`` so that the local identities keep the
+        PoST directories they use now (the last start's folder, else the config's, e.g.
+        ``<data dir>/post/local`` for the one identity ``local``); None without a local identity."""
+        names = self.get_local_identity_names()
+        if not names:
+            return None
+        directory = self._get_post_dir(names[0])
+        return directory if len(names) == 1 else directory.parent
+
     def _get_post_dir(self, name: str) -> Path:
         smesher = self._get_smesher(name)
         if smesher is not None:

@@ -130,7 +130,12 @@ def test_wizard_starts_post_initialization_and_progress_moves(wizard_devnet: Dev
     requests_elsewhere: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(private) else requests_elsewhere.append(r.url))
     assert net.call(V1 + "SmesherService/IsSmeshing", private=True)[1]["isSmeshing"] is False
+    # a stale token cookie: the node refuses it even on loopback; the page asks for the token, then goes on
+    page.context.add_cookies([{"name": "spacemesh_token", "value": "stale", "url": private}])
     page.goto(private + "/")
+    page.wait_for_selector("#token-box:not(.hidden)", timeout=20_000)
+    page.fill("#token-input", (net.get_data_dir() / "api" / "token").read_text().strip())
+    page.click("#token-save")
     page.wait_for_selector("body[data-ready='yes']", timeout=20_000)
     page.fill("#wiz-folder", str(tmp_path / "my-post-data"))
     page.click("#wiz-check")
@@ -156,6 +161,9 @@ def test_wizard_starts_post_initialization_and_progress_moves(wizard_devnet: Dev
     later = int(page.get_attribute("#post-bar", "data-done") or 0)
     assert later > first or page.get_attribute("#post-state", "data-state") == "STATE_COMPLETE"
     page.wait_for_selector("#post-state[data-state='STATE_COMPLETE']", timeout=90_000)
+    # once the data is ready the one button stops smeshing itself, and says so
+    page.wait_for_selector("#smesh-stop[data-action='stop']:not([disabled])", timeout=10_000)
+    assert page.text_content("#smesh-stop") == "Stop smeshing"
     screenshot(page, "3-complete")
     assert (tmp_path / "my-post-data" / "postdata_metadata.json").is_file()
     status = net.call(V1 + "SmesherService/PostSetupStatus", private=True)[1]["status"]

@@ -11,22 +11,57 @@ function authHeaders() {
   return token ? { Authorization: "Bearer " + token } : {};
 }
 
+// The token is kept the two ways the node accepts it: the Authorization header (fetch, from
+// localStorage) and the spacemesh_token cookie (what the browser sends with the event stream).
+function storeToken(token) {
+  localStorage.setItem("spacemesh_token", token);
+  document.cookie = "spacemesh_token=" + encodeURIComponent(token) + "; SameSite=Strict; path=/; max-age=31536000";
+}
+
+// While the node refuses our token (or wants one), API calls wait here until the user pastes it.
+let tokenWait = null;
+let tokenGiven = null;
+
+function askToken(reason) {
+  $("token-reason").textContent = reason || "";
+  $("token-box").classList.remove("hidden");
+  $("token-input").focus();
+  if (!tokenWait) tokenWait = new Promise((resolve) => { tokenGiven = resolve; });
+  return tokenWait;
+}
+
+function saveToken() {
+  const token = $("token-input").value.trim();
+  if (!token) return;
+  storeToken(token);
+  $("token-input").value = "";
+  $("token-box").classList.add("hidden");
+  const resolve = tokenGiven;
+  tokenWait = null; tokenGiven = null;
+  if (resolve) resolve();
+}
+
 async function call(path, body, method) {
-  const init = { method: method || "POST", headers: authHeaders() };
-  if (init.method === "POST") {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body || {});
+  for (;;) {
+    const init = { method: method || "POST", headers: authHeaders() };
+    if (init.method === "POST") {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body || {});
+    }
+    const response = await fetch(path, init);
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    if (response.status === 401) {  // no token, or a wrong one: ask for it, then try again
+      await askToken(data && data.reason);
+      continue;
+    }
+    if (!response.ok) {
+      const err = new Error((data && data.reason) || ("HTTP " + response.status));
+      err.status = response.status; err.data = data;
+      throw err;
+    }
+    return data;
   }
-  const response = await fetch(path, init);
-  let data = null;
-  try { data = await response.json(); } catch (e) { data = null; }
-  if (response.status === 401) { $("token-box").classList.remove("hidden"); }
-  if (!response.ok) {
-    const err = new Error((data && data.reason) || ("HTTP " + response.status));
-    err.status = response.status; err.data = data;
-    throw err;
-  }
-  return data;
 }
 
 function smh(smidgeText) {
@@ -128,16 +163,35 @@ async function refreshSmeshing() {
   $("post-bar").dataset.done = String(done);
   $("post-detail").textContent = total ? (pct.toFixed(1) + "% (" + done.toLocaleString() + " of " +
     total.toLocaleString() + " labels)" + (s.secondsLeft ? ", about " + durationText(s.secondsLeft) + " left" : "")) : "";
+  showStopButton(s.state, o.isSmeshing);
   const poet = o.poet;
-  $("poet-line").textContent = "Next proof-of-time round (" + poet.openRound + ") closes registration in " +
-    durationText(poet.secondsToDeadline) + ".";
-  $("atx-line").textContent = o.lastAtx ? ("Your last activation was published for epoch " + o.lastAtx.publishEpoch +
-    " with " + o.lastAtx.numUnits + " space units.") :
-    (o.atxBuilder ? "No activation published yet." : "No activation yet: " +
-     (o.lastAtxReason || "this node prepares data but does not publish activations yet."));
+  $("poet-line").textContent = poet.servers.length ? ("Next proof-of-time round (" + poet.openRound +
+    ") closes registration in " + durationText(poet.secondsToDeadline) + ".") : "Proof of time: no PoET server is configured.";
+  const last = o.lastAtx ? ("Your last activation was published for epoch " + o.lastAtx.publishEpoch +
+    " with " + o.lastAtx.numUnits + " space units.") : "";
+  // what keeps this node from publishing activations comes first, in the node's own words
+  $("atx-line").textContent = o.activationProblem ? (o.activationProblem + (last ? " " + last : "")) :
+    (last || (o.atxBuilder ? "No activation published yet." : "No activation yet: " +
+     (o.lastAtxReason || "this node prepares data but does not publish activations yet.")));
+  $("atx-line").className = o.activationProblem ? "error" : "";
   $("elig-line").textContent = o.eligibilities ? eligibilityText(o.eligibilities) :
     "Upcoming chances to earn: " + o.eligibilitiesReason + ".";
   $("elig-line").dataset.layers = o.eligibilities ? o.eligibilities.map((e) => e.layer).join(",") : "";
+}
+
+// One button stops whatever runs: while the data is prepared it pauses that (resumable); once the data
+// is ready it stops smeshing itself (no more activations, so no more rewards, until started again).
+function showStopButton(setupState, running) {
+  const button = $("smesh-stop");
+  const ready = setupState === "STATE_COMPLETE";
+  button.textContent = ready ? "Stop smeshing" : "Pause data preparation";
+  button.dataset.action = ready ? "stop" : "pause";
+  button.disabled = !running;
+  const help = !running ? "Nothing runs now: use Start smeshing to begin or continue." : ready ?
+    "Stops building activations: this node stops earning rewards until you start again. Your data stays on disk." :
+    "Pauses preparing the data; start again to continue where it stopped.";
+  button.title = help;
+  $("smesh-stop-help").textContent = help;
 }
 
 function listText(words) {
@@ -282,12 +336,10 @@ async function refreshAll() {
 }
 
 async function init() {
-  $("token-save").onclick = () => {
-    const token = $("token-input").value.trim();
-    localStorage.setItem("spacemesh_token", token);
-    document.cookie = "spacemesh_token=" + encodeURIComponent(token) + "; SameSite=Strict; path=/";
-    location.reload();
-  };
+  $("token-save").onclick = saveToken;
+  $("token-input").onkeydown = (e) => { if (e.key === "Enter") saveToken(); };
+  const saved = localStorage.getItem("spacemesh_token");
+  if (saved) storeToken(saved);  // the cookie (for the event stream) may have expired before localStorage
   const info = await call(V2 + "NetworkService/Info", {});
   state.hrp = info.hrp;
   const post = await call(V1 + "SmesherService/PostConfig", {});
@@ -303,7 +355,8 @@ async function init() {
   showSize();
   await refreshAll();
   startEvents();
-  setInterval(refreshSmeshing, 1000);
+  setInterval(() => { if (!tokenWait) refreshSmeshing().catch((e) => console.log("refreshSmeshing", e.message)); },
+              1000);
   document.body.dataset.ready = "yes";
 }
 
