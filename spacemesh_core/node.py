@@ -12,6 +12,7 @@ from typing import Any
 from spacemesh_core.bus import Broker, BusClient
 from spacemesh_core.clock import LayerClock, TimeSource, parse_genesis_time
 from spacemesh_core.config import Config
+from spacemesh_core.config.genesis import resolve_genesis_time
 from spacemesh_core.crypto.signing import Signer
 from spacemesh_core.fsutil import write_file_atomic
 from spacemesh_core.genesis import compute_genesis_id, compute_golden_atx
@@ -110,6 +111,10 @@ class Node:
     """
 
     def __init__(self, config: Config, plugins: PluginManager, time_source: TimeSource | None = None) -> None:
+        # network.genesis_time = "auto": the time of the first start, kept in the data dir
+        config = resolve_genesis_time(
+            config, Path(config.node.data_dir).expanduser(), time_source.now() if time_source else None
+        )
         self.config = config
         self.plugins = plugins
         self.registries = plugins.get_registries()

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from spacemesh_core.config import build_config
-from spacemesh_plugins.devnet.supervisor import Devnet, DevnetError, DevnetPlan
+from spacemesh_plugins.devnet.supervisor import Devnet, DevnetError, DevnetPlan, prepare_devnet_directory
 
 
 def build_summary(statuses: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
@@ -79,13 +79,27 @@ def render_table(devnet: Devnet, statuses: dict[str, dict[str, Any] | None]) -> 
 @click.option("--layers", type=click.IntRange(min=1), default=None, help="Stop after this many layers.")
 @click.option("--layer-duration", type=click.FloatRange(min=0.5), default=None, help="Seconds per layer.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("devnet"),
-              show_default=True, help="Where the nodes and the PoET keep their data and logs.")
+              show_default=True,
+              help="Where the nodes and the PoET keep their data and logs. A folder holding an earlier "
+                   "devnet is refused unless --fresh is given.")
+@click.option("--fresh", is_flag=True,
+              help="Delete an earlier devnet in --dir (node-*, poet*) before starting; other files stay.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary at the end.")
 @click.pass_context
 def devnet_command(
-    ctx: click.Context, nodes: int, layers: int | None, layer_duration: float | None, directory: Path, as_json: bool
+    ctx: click.Context,
+    nodes: int,
+    layers: int | None,
+    layer_duration: float | None,
+    directory: Path,
+    fresh: bool,
+    as_json: bool,
 ) -> None:
-    """Run a PoET and NODES nodes on loopback with the devnet preset until Ctrl-C or --layers."""
+    """Run a PoET and NODES nodes on loopback with the devnet preset until Ctrl-C or --layers.
+
+    Every run starts a new chain in a clean --dir: an earlier devnet there is refused (pass --fresh
+    to wipe it first), so no state or status of an earlier run mixes into this one.
+    """
     from spacemesh_core.cli import get_plugins
 
     config = build_config(get_plugins(ctx).get_config_schema(), preset="devnet")
@@ -98,7 +112,12 @@ def devnet_command(
         directory=directory.resolve(),
         phase_shift_s=config.poet.phase_shift_s * scale,
         cycle_gap_s=config.poet.cycle_gap_s * scale,
+        fresh=fresh,
     )
+    try:
+        prepare_devnet_directory(plan.directory, fresh=fresh)
+    except DevnetError as exc:
+        raise click.ClickException(str(exc)) from None
     devnet = Devnet(plan)
     interrupted = False
 

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,10 +25,54 @@ import attrs
 import tomli_w
 
 NODE_STATUS_FILE = "status.json"
+#: what a devnet writes at the top of its folder (node-<i>/ and <name>.log files come on top)
+DEVNET_ENTRIES = ("poet", "poet.toml", "poet.log")
 
 
 class DevnetError(RuntimeError):
     """The devnet could not be started or a process died."""
+
+
+class DevnetDirectoryError(DevnetError):
+    """The devnet folder holds an earlier devnet (and ``fresh`` was not asked for)."""
+
+
+def get_devnet_entries(directory: Path) -> list[Path]:
+    """Return what an earlier devnet left in ``directory``: node folders, PoET data, logs."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in sorted(directory.iterdir()):
+        name = entry.name
+        if (
+            name in DEVNET_ENTRIES
+            or (name.startswith("node-") and (entry.is_dir() or name.endswith(".log")))
+        ):
+            found.append(entry)
+    return found
+
+
+def prepare_devnet_directory(directory: Path, *, fresh: bool) -> None:
+    """Make sure ``directory`` holds no earlier devnet, so that no state or status of an earlier
+    run leaks into this one: with ``fresh`` its devnet entries are deleted, else it is refused.
+
+    Files that are not a devnet's (anything but ``node-*``, ``poet*``) are left alone.
+
+    :raises DevnetDirectoryError: when an earlier devnet is there and ``fresh`` is false.
+    """
+    entries = get_devnet_entries(directory)
+    if not entries:
+        return
+    if not fresh:
+        raise DevnetDirectoryError(
+            f"{directory} holds an earlier devnet ({', '.join(e.name for e in entries[:4])}"
+            f"{', ...' if len(entries) > 4 else ''}); pass --fresh to wipe it first, or choose another --dir"
+        )
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def get_free_port() -> int:
@@ -67,6 +112,7 @@ class DevnetPlan:
     :param cycle_gap_s: gap between PoET rounds, when ATXs are proven and published.
     :param genesis_delay_s: seconds from now to genesis (time for the processes to come up).
     :param extra_flags: more ``section.key=value`` overrides for every node.
+    :param fresh: delete an earlier devnet found in ``directory`` (else :meth:`Devnet.start` refuses it).
     """
 
     nodes: int
@@ -77,6 +123,7 @@ class DevnetPlan:
     cycle_gap_s: float
     genesis_delay_s: float = 8.0
     extra_flags: tuple[str, ...] = ()
+    fresh: bool = False
 
 
 class Devnet:
@@ -89,6 +136,8 @@ class Devnet:
         self.bootnode_address = ""
         self.genesis = 0.0
         self.poet_url = ""
+        #: when :meth:`start` ran: a status file older than this is an earlier run's and is not read
+        self.started_at: float | None = None
 
     def _spawn(self, name: str, args: list[str], data_dir: Path) -> Child:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,10 +160,13 @@ class Devnet:
     def start(self) -> None:
         """Start the PoET, the first node (the bootnode), then the others pointing at it.
 
+        :raises DevnetDirectoryError: when ``directory`` holds an earlier devnet and ``fresh`` is false.
         :raises DevnetError: when a process dies or the bootnode does not report its address.
         """
         plan = self.plan
+        prepare_devnet_directory(plan.directory, fresh=plan.fresh)
         plan.directory.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.time()
         self.genesis = time.time() + plan.genesis_delay_s
         epoch_s = plan.layers_per_epoch * plan.layer_duration_s
         poet_port = get_free_port()
@@ -185,7 +237,7 @@ class Devnet:
     def _wait_for_address(self, child: Child, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = read_status(child.data_dir)
+            status = read_status(child.data_dir, self.started_at)
             if status and status.get("address"):
                 return str(status["address"])
             if not child.is_running():
@@ -195,7 +247,9 @@ class Devnet:
 
     def get_statuses(self) -> dict[str, dict[str, Any] | None]:
         """Return the latest status of every node."""
-        return {c.name: read_status(c.data_dir) for c in self.children if c.name.startswith("node-")}
+        return {
+            c.name: read_status(c.data_dir, self.started_at) for c in self.children if c.name.startswith("node-")
+        }
 
     def get_dead_children(self) -> list[Child]:
         """Return the children that exited on their own."""
@@ -235,10 +289,14 @@ class Devnet:
         return False
 
 
-def read_status(data_dir: Path) -> dict[str, Any] | None:
-    """Return a node's ``status.json`` or None when it is not there yet."""
+def read_status(data_dir: Path, newer_than: float | None = None) -> dict[str, Any] | None:
+    """Return a node's ``status.json`` or None when it is not there yet (or, with ``newer_than``, when
+    it was written before that Unix time: an earlier run's)."""
+    path = data_dir / NODE_STATUS_FILE
     try:
-        return json.loads((data_dir / NODE_STATUS_FILE).read_text())
+        if newer_than is not None and path.stat().st_mtime < newer_than:
+            return None
+        return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 

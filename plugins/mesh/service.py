@@ -83,6 +83,8 @@ TOPIC_TX = "tx1"
 TOPIC_MALFEASANCE = "mp1"
 #: hare messages of a layer whose engine is not running yet are kept (bounded) and replayed
 MAX_EARLY_HARE_MESSAGES = 2000
+#: most new layers one tortoise tally step adds before the event loop runs again
+TALLY_STEP_LAYERS = 500
 #: seconds before the layer's end at which the tortoise counts and the executor runs
 LAYER_END_MARGIN_S = 0.1
 
@@ -201,6 +203,7 @@ class MeshService:
         )
         self._tasks = BackgroundTasks("mesh")
         self._loop_task: asyncio.Task[None] | None = None
+        self._tally_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -221,6 +224,13 @@ class MeshService:
         self.node.vm = self.vm
         self.node.publish_transaction = self.publish_accepted_transaction
         self._recover()
+        behind = self.clock.get_current_layer() - max(self.applied, default=self.effective_genesis)
+        if behind > self.tortoise.config.window and not self.node.config.p2p.bootnodes:
+            log.warning(
+                "the clock is %d layers past the last applied one and no bootnodes are set: the tortoise "
+                "catches up over every layer in steps (a lone node may want network.genesis_time=auto)",
+                behind,
+            )
         self._loop_task = asyncio.create_task(self._run_layers(), name="mesh-layers")
 
     async def stop(self) -> None:
@@ -378,9 +388,25 @@ class MeshService:
             await self._propose(layer)
             await self._run_hare(layer, start)
         await self.clock.time.sleep_until(start + self.layer_duration - LAYER_END_MARGIN_S)
-        self.tortoise.tally_votes(layer)
+        await self._tally_votes(layer)
         await self._execute()
         self._evict(layer)
+
+    async def _tally_votes(self, layer: int) -> None:
+        """Tally the tortoise up to ``layer``, never past what a node that is not synced has fetched.
+
+        A node far behind the clock (a late start, a genesis long ago) moves its tortoise forward
+        in steps of at most :data:`TALLY_STEP_LAYERS` new layers and lets the event loop run between
+        steps, so the API, sync and signals stay responsive while it catches up.
+        """
+        async with self._tally_lock:
+            sync = self.node.sync
+            if sync is not None and not sync.is_synced():
+                layer = min(layer, sync.get_synced_layer() + 1)
+            while self.tortoise.last + TALLY_STEP_LAYERS < layer:
+                self.tortoise.tally_votes(self.tortoise.last + TALLY_STEP_LAYERS)
+                await asyncio.sleep(0)
+            self.tortoise.tally_votes(layer)
 
     def _evict(self, layer: int) -> None:
         horizon = layer - self.tortoise.config.window

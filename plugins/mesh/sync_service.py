@@ -35,12 +35,17 @@ class SyncService:
             node.processors,
             lambda hint, object_id: _has_object(state, hint, object_id),
             out_of_sync_layers=max(node.config.network.layers_per_epoch, 6),
+            alone=not node.config.p2p.bootnodes,
         )
         self._task: asyncio.Task[None] | None = None
 
     def is_synced(self) -> bool:
         """Return whether the node is synced (gossip-synced counts: it is listening to everything)."""
         return self.syncer.state is not SyncState.NOT_SYNCED
+
+    def get_synced_layer(self) -> int:
+        """Return the last layer whose contents the syncer has fetched (-1 before any)."""
+        return self.syncer.progress.layer
 
     async def start(self) -> None:
         """Sync once now, then at the start of every layer."""

@@ -112,7 +112,6 @@ NODE = ConfigSection(
     {
         "data_dir": ConfigField(str, "~/.spacemesh", "folder for the databases, keys and logs"),
         "bundle": ConfigField(str, "default", "the plugin bundle the node runs"),
-        "log_level": ConfigField(str, "info", "default log level"),
         "service_stop_timeout_s": ConfigField(float, 10.0, "how long a service may take to stop"),
         "loop_lag_warning_s": ConfigField(float, 0.5, "event-loop lag reported as a stuck service"),
     },

@@ -309,6 +309,12 @@ class Tortoise:
         self.full_mode = False
         self._full_counted = genesis
         self._reported: dict[int, tuple[tuple[bytes, ...], bytes, bool]] = {}
+        # incremental bookkeeping, so that a tally costs O(new layers + window), not O(last - evicted):
+        # the lowest layer whose opinion hash may be stale, the last layer whose hare timeout was
+        # applied, and the layers that hold ballots (the only ones verifying mode adds weight from)
+        self._opinions_stale_from = genesis + 1
+        self._hare_timeouts_upto = genesis
+        self._ballot_layers: set[int] = set()
         layer = LayerInfo(genesis, hare_terminated=True, opinion=GENESIS_OPINION)
         self._layers[genesis] = layer
         self._genesis_vote = LayerVote(genesis, (), GENESIS_OPINION, None)
@@ -345,6 +351,7 @@ class Tortoise:
         layer = self._get_layer(header.layer_id)
         layer.blocks.append(block)
         layer.blocks.sort(key=_sort_key)
+        self._mark_opinion_stale(header.layer_id)
         self._blocks[header.id] = block
         # ballots already counted in full mode voted against this (then unknown) block implicitly
         for later in range(header.layer_id + 1, self.last + 1):
@@ -370,6 +377,7 @@ class Tortoise:
         if block_id is not None and info.get_block(block_id) is None:
             raise TortoiseError(f"hare output block {block_id.hex()} of layer {layer} is unknown: call on_block first")
         info.hare_terminated = True
+        self._mark_opinion_stale(layer)
         for block in info.blocks:
             block.hare = SUPPORT if block.id == block_id else AGAINST
 
@@ -527,6 +535,7 @@ class Tortoise:
         self._by_smesher.setdefault(info.smesher_id, []).append(info)
         layer = self._get_layer(info.layer)
         layer.ballots.append(info)
+        self._ballot_layers.add(info.layer)
         layer.received_weight += info.weight
         if not info.bad_beacon:
             layer.good_by_hash[info.opinion_hash] = layer.good_by_hash.get(info.opinion_hash, 0) + info.weight
@@ -612,9 +621,20 @@ class Tortoise:
         """Return ``epochWeight(last) / 3 / LayersPerEpoch``."""
         return self.get_expected_layer_weight(self.last) // 3
 
+    def _sum_expected_weight(self, first: int, last: int) -> int:
+        """Return the sum of the expected weights of layers ``[first, last]``, one term per epoch."""
+        total = 0
+        per_epoch = self.config.layers_per_epoch
+        lid = first
+        while lid <= last:
+            run_end = min(last, (lid // per_epoch + 1) * per_epoch - 1)
+            total += (run_end - lid + 1) * self.get_expected_layer_weight(lid)
+            lid = run_end + 1
+        return total
+
     def _get_expected_weight(self, target: int) -> int:
         start = max(target + 1, self.last - self.config.window + 1)
-        return sum(self.get_expected_layer_weight(lid) for lid in range(start, self.last + 1))
+        return self._sum_expected_weight(start, self.last)
 
     def get_global_threshold(self, target: int) -> int:
         """Return ``expected weight of (target, last] / 3 + local threshold``."""
@@ -632,8 +652,7 @@ class Tortoise:
             return NEUTRAL
         return block.validity
 
-    @staticmethod
-    def _verify_layer(blocks: Sequence[BlockInfo], decisions: Sequence[int]) -> bool:
+    def _verify_layer(self, blocks: Sequence[BlockInfo], decisions: Sequence[int]) -> bool:
         """Apply decisions to blocks sorted by height; fail on an undecided block not above a supported one."""
         supported_height: int | None = None
         final: list[int] = []
@@ -646,23 +665,28 @@ class Tortoise:
                 supported_height = block.height
             final.append(decision)
         for block, decision in zip(blocks, final, strict=True):
-            block.validity = decision
+            if block.validity != decision:
+                block.validity = decision
+                self._mark_opinion_stale(block.layer)
         return True
+
+    def _mark_opinion_stale(self, layer: int) -> None:
+        """Note that the opinion hash of ``layer`` (and so of every later layer) must be recomputed."""
+        self._opinions_stale_from = min(self._opinions_stale_from, layer)
 
     def _verify_verifying(self, target: int) -> bool:
         layer = self._layers.get(target)
         if layer is None or not layer.hare_terminated or target >= self.last:
             return False
-        good = received = expected = 0
-        window_start = self.last - self.config.window + 1
-        for lid in range(target + 1, self.last + 1):
-            info = self._layers.get(lid)
-            prev = self._layers.get(lid - 1)
-            if info is not None and prev is not None:
-                good += info.good_by_hash.get(prev.opinion, 0)
-                received += info.received_weight
-            if lid >= window_start:
-                expected += self.get_expected_layer_weight(lid)
+        good = received = 0
+        for lid in self._ballot_layers:  # layers without ballots add no weight
+            if target < lid <= self.last:
+                info = self._layers.get(lid)
+                prev = self._layers.get(lid - 1)
+                if info is not None and prev is not None:
+                    good += info.good_by_hash.get(prev.opinion, 0)
+                    received += info.received_weight
+        expected = self._sum_expected_weight(max(target + 1, self.last - self.config.window + 1), self.last)
         margin = good - max(0, expected - received)
         if margin <= self.get_global_threshold(target):
             return False
@@ -693,8 +717,12 @@ class Tortoise:
         )
 
     def _update_opinions(self) -> None:
-        prev = self._layers[self.evicted].opinion if self.evicted in self._layers else None
-        for lid in range(self.evicted + 1, self.last + 1):
+        """Recompute the opinion hashes from the lowest stale layer on (earlier ones are unchanged)."""
+        start = max(self._opinions_stale_from, self.evicted + 1)
+        previous_layer = self._layers.get(start - 1)
+        prev = previous_layer.opinion if previous_layer is not None else None
+        self._opinions_stale_from = self.last + 1
+        for lid in range(start, self.last + 1):
             layer = self._get_layer(lid)
             if lid == self.config.effective_genesis:
                 layer.opinion = GENESIS_OPINION
@@ -708,6 +736,7 @@ class Tortoise:
         while self.evicted < floor:
             lid = self.evicted
             info = self._layers.pop(lid, None)
+            self._ballot_layers.discard(lid)
             if info is not None:
                 for block in info.blocks:
                     self._blocks.pop(block.id, None)
@@ -729,14 +758,19 @@ class Tortoise:
     def tally_votes(self, current: int) -> None:
         """Process everything received up to layer ``current``: hare timeouts, counting, verification."""
         genesis = self.config.effective_genesis
+        previous_last = self.last
         self.last = max(self.last, current)
-        for lid in range(genesis + 1, self.last + 1):
-            if lid > self.evicted:
-                self._get_layer(lid)
-        for lid in range(max(genesis, self.evicted) + 1, self.last - self.config.zdist + 1):
+        if self.last != previous_last:
+            # layers [previous_last + 1, last] are new; layers leaving hdist now use their validity
+            self._mark_opinion_stale(previous_last - self.config.hdist)
+        for lid in range(max(genesis, self.evicted, previous_last) + 1, self.last + 1):
+            self._get_layer(lid)
+        timeouts_from = max(genesis, self.evicted, self._hare_timeouts_upto) + 1
+        for lid in range(timeouts_from, self.last - self.config.zdist + 1):
             layer = self._layers[lid]
             if not layer.hare_terminated:  # no hare output within zdist: an empty layer
                 self.on_hare_output(lid, None)
+        self._hare_timeouts_upto = max(self._hare_timeouts_upto, self.last - self.config.zdist)
         self._update_opinions()
         if self.full_mode:
             self._count_pending()

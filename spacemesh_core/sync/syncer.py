@@ -62,6 +62,9 @@ class Syncer:
     :param max_epochs_per_round: past epochs of ATXs one round looks at, counting back from now.
     :param certificate_retry_layers: how many layers back a missing block certificate is asked again.
     :param on_state: called with the new state whenever it changes.
+    :param alone: the node is alone by configuration (no bootnodes: a one-node devnet, the first
+        node of a network): without peers its view is the network's. A node that is not alone and
+        has no peers has no one to catch up with and makes no progress (it is never synced then).
     """
 
     def __init__(
@@ -77,7 +80,9 @@ class Syncer:
         max_epochs_per_round: int = 100,
         certificate_retry_layers: int = 10,
         on_state: Callable[[SyncState], Awaitable[None] | None] | None = None,
+        alone: bool = False,
     ) -> None:
+        self.alone = alone
         self.fetcher = fetcher
         self.clock = clock
         self.processors = processors
@@ -174,13 +179,16 @@ class Syncer:
     async def sync_once(self) -> SyncState:
         """Run one round (ATXs, malfeasance, layers) and update the state.
 
-        A node without peers has no one to catch up with: its view is the network's (a lone
-        devnet node, the first node of a network), so it counts as caught up.
+        A node without peers that is alone by configuration (``alone``: a lone devnet node, the
+        first node of a network) counts as caught up: its view is the network's. One that expects
+        peers (it has bootnodes) but reaches none learns nothing, so it does not progress.
         """
         if self.clock.get_current_layer() - self.progress.layer > self.out_of_sync_layers:
             await self._set_state(SyncState.NOT_SYNCED)
             self._caught_up_at = None
         if not self.fetcher.transport.get_peers():
+            if not self.alone:
+                return self.state
             self.progress.layer = max(self.progress.layer, self.clock.get_current_layer() - 1)
             self.progress.atx_epoch = max(self.progress.atx_epoch, self.clock.get_current_epoch())
         else:

@@ -103,13 +103,50 @@ async def test_falling_behind_makes_the_node_not_synced() -> None:
     await peer.stop()
 
 
-async def test_a_node_without_peers_is_caught_up() -> None:
+async def test_a_node_alone_by_configuration_is_caught_up_without_peers() -> None:
     time_source = VirtualTime(0.0)
     clock = LayerClock(0.0, 1.0, 10, time_source)
     alone = MemoryTransport(network=MemoryNetwork())
     await alone.start()
-    syncer = Syncer(Fetcher(alone, object_id), clock, {}, lambda hint, oid: False)
+    syncer = Syncer(Fetcher(alone, object_id), clock, {}, lambda hint, oid: False, alone=True)
     await time_source.advance_to(10_000.5)
     assert await syncer.sync_once() is SyncState.GOSSIP_SYNC
     assert syncer.progress.layer == 9_999
+    await time_source.advance_to(10_001.5)
+    assert await syncer.sync_once() is SyncState.SYNCED
     await alone.stop()
+
+
+async def test_a_node_that_expects_peers_and_has_none_is_not_synced() -> None:
+    time_source = VirtualTime(0.0)
+    clock = LayerClock(0.0, 1.0, 10, time_source)
+    lost = MemoryTransport(network=MemoryNetwork())
+    await lost.start()
+    syncer = Syncer(Fetcher(lost, object_id), clock, {}, lambda hint, oid: False)
+    for now in (0.5, 1.5, 2.5, 10_000.5, 10_001.5):  # at genesis, just after, and far after
+        await time_source.advance_to(now)
+        assert await syncer.sync_once() is SyncState.NOT_SYNCED
+    assert syncer.progress.layer == -1  # nothing was learned, so nothing counts as caught up
+    await lost.stop()
+
+
+async def test_a_synced_node_that_loses_its_peers_falls_out_of_sync() -> None:
+    network = MemoryNetwork()
+    time_source = VirtualTime(0.0)
+    clock = LayerClock(0.0, 1.0, 10, time_source)
+    node = MemoryTransport(network=network, peer_exchange=False)
+    peer = MemoryTransport(network=network, peer_exchange=False)
+    make_empty_server().register(peer)
+    await node.start()
+    await peer.start()
+    await node.connect(peer.get_address())
+    syncer = Syncer(Fetcher(node, object_id), clock, {}, lambda hint, oid: False, out_of_sync_layers=5)
+    await time_source.advance_to(2.5)
+    await syncer.sync_once()
+    await time_source.advance_to(3.5)
+    assert await syncer.sync_once() is SyncState.SYNCED
+    await peer.stop()
+    assert not node.get_peers()
+    await time_source.advance_to(20.5)
+    assert await syncer.sync_once() is SyncState.NOT_SYNCED
+    await node.stop()
