@@ -21,12 +21,15 @@ def create_memory_transport(
     """Build a memory transport (``network`` groups the transports that can see each other).
 
     The peer id is derived from ``secret_key`` (random when None); ``network_id`` is not needed:
-    transports on one :class:`MemoryNetwork` are one network by construction.
+    transports on one :class:`MemoryNetwork` are one network by construction. ``[p2p] bootnodes``
+    of the form ``<hex peer id>@memory://`` are dialled at start (others cannot be on this network
+    and are skipped).
     """
     p2p = config.p2p
     return MemoryTransport(
         network=network,
         peer_id=compute_blake3(secret_key) if secret_key is not None else None,
+        bootnodes=[address for address in p2p.bootnodes if address.endswith("@memory://")],
         max_peers=p2p.max_peers,
         peer_exchange=p2p.peer_exchange,
         policy=get_gossip_policy(config),
