@@ -58,21 +58,30 @@ def get_identity_names(data_dir: str | Path) -> list[str]:
 P2P_KEY_PATH = ("p2p", "p2p.key")
 
 
+def load_or_create_secret_key(path: str | Path, what: str = "secret key") -> bytes:
+    """Return the 32-byte secret key stored (hex, mode 0600) at ``path``, creating a random one once.
+
+    :param what: names the key in the error message.
+    :raises IdentityError: the file exists but does not hold 32 hex-encoded bytes.
+    """
+    target = Path(path).expanduser()
+    if target.exists():
+        try:
+            key = bytes.fromhex(target.read_text(encoding="ascii").strip())
+        except (ValueError, UnicodeDecodeError):
+            key = b""
+        if len(key) != 32:
+            raise IdentityError(f"{target} does not hold a 32-byte hex {what}")
+        return key
+    key = os.urandom(32)
+    write_file_atomic(target, key.hex().encode("ascii"))
+    os.chmod(target, 0o600)
+    return key
+
+
 def load_or_create_p2p_key(data_dir: str | Path) -> bytes:
     """Return the node's 32-byte transport secret key (``<data>/p2p/p2p.key``, hex), creating it once.
 
     It is separate from the smeshing identity, as in the reference node.
     """
-    path = Path(data_dir).expanduser().joinpath(*P2P_KEY_PATH)
-    if path.exists():
-        try:
-            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise IdentityError(f"{path} does not hold a 32-byte hex key")
-        return key
-    key = os.urandom(32)
-    write_file_atomic(path, key.hex().encode("ascii"))
-    os.chmod(path, 0o600)
-    return key
+    return load_or_create_secret_key(Path(data_dir).expanduser().joinpath(*P2P_KEY_PATH), "key")

@@ -505,41 +505,39 @@ class BeaconService:
             return None
         return self._get_or_open_run(epoch)
 
-    async def handle_proposal(self, peer: bytes, data: bytes) -> ValidationResult:
-        """Validate a gossiped beacon proposal (``bp1``)."""
+    def _dispatch(
+        self,
+        data: bytes,
+        message_type: type[Any],
+        get_epoch: Callable[[Any], int],
+        apply: Callable[[Any, Any], ValidationResult],
+    ) -> ValidationResult:
+        """Decode a beacon gossip message and hand it to its epoch's run: undecodable → REJECT, an
+        epoch without a run (not running here, or long past) → IGNORE, else the run's verdict."""
         try:
-            message = decode(BeaconProposalMessage, data)
+            message = decode(message_type, data)
         except ScaleError:
             return ValidationResult.REJECT
-        run = self._get_run_for(message.epoch_id)
-        if run is None:
-            return ValidationResult.IGNORE
-        return run.on_proposal(message, self.clock.time.now())
+        run = self._get_run_for(get_epoch(message))
+        return ValidationResult.IGNORE if run is None else apply(run, message)
+
+    async def handle_proposal(self, peer: bytes, data: bytes) -> ValidationResult:
+        """Validate a gossiped beacon proposal (``bp1``)."""
+        return self._dispatch(
+            data, BeaconProposalMessage, lambda m: m.epoch_id, lambda run, m: run.on_proposal(m, self.clock.time.now())
+        )
 
     async def handle_first_votes(self, peer: bytes, data: bytes) -> ValidationResult:
         """Validate a gossiped first-round vote (``bf1``)."""
-        try:
-            message = decode(FirstVotingMessage, data)
-        except ScaleError:
-            return ValidationResult.REJECT
-        run = self._get_run_for(message.body.epoch_id)
-        return ValidationResult.IGNORE if run is None else run.on_first_votes(message)
+        return self._dispatch(data, FirstVotingMessage, lambda m: m.body.epoch_id, lambda run, m: run.on_first_votes(m))
 
     async def handle_following_votes(self, peer: bytes, data: bytes) -> ValidationResult:
         """Validate a gossiped following-round vote (``bo1``)."""
-        try:
-            message = decode(FollowingVotingMessage, data)
-        except ScaleError:
-            return ValidationResult.REJECT
-        run = self._get_run_for(message.body.epoch_id)
-        return ValidationResult.IGNORE if run is None else run.on_following_votes(message)
+        return self._dispatch(
+            data, FollowingVotingMessage, lambda m: m.body.epoch_id, lambda run, m: run.on_following_votes(m)
+        )
 
     async def handle_weak_coin(self, peer: bytes, data: bytes) -> ValidationResult:
         """Validate a gossiped weak-coin message (``bw1``)."""
-        try:
-            message = decode(WeakCoinMessage, data)
-        except ScaleError:
-            return ValidationResult.REJECT
-        run = self._get_run_for(message.epoch)
-        return ValidationResult.IGNORE if run is None else run.on_weak_coin(message)
+        return self._dispatch(data, WeakCoinMessage, lambda m: m.epoch, lambda run, m: run.on_weak_coin(m))
 

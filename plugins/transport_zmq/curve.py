@@ -17,7 +17,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from spacemesh_core.fsutil import write_file_atomic
+from spacemesh_core.identity import IdentityError, load_or_create_secret_key
 
 LOG = logging.getLogger(__name__)
 
@@ -83,22 +83,14 @@ def read_curve_key(text_or_path: str) -> bytes:
 def load_or_create_curve_key(path: str | os.PathLike[str]) -> bytes:
     """Return the 32-byte Curve secret key stored (hex) at ``path``, creating it (mode 0600) if absent.
 
+    (Any 32 random bytes are a Curve25519 secret key: libsodium clamps them.)
+
     :raises CurveKeyError: the file exists but does not hold a 32-byte hex key.
     """
-    target = Path(path).expanduser()
-    if target.exists():
-        try:
-            key = bytes.fromhex(target.read_text(encoding="ascii").strip())
-        except (ValueError, UnicodeDecodeError):
-            key = b""
-        if len(key) != CURVE_KEY_BYTES:
-            raise CurveKeyError(f"{target} does not hold a {CURVE_KEY_BYTES}-byte hex Curve secret key")
-        return key
-    _public_z85, secret_z85 = zmq.curve_keypair()
-    key = z85.decode(secret_z85)
-    write_file_atomic(target, key.hex().encode("ascii"))
-    os.chmod(target, 0o600)
-    return key
+    try:
+        return load_or_create_secret_key(Path(path), "Curve secret key")
+    except IdentityError as exc:
+        raise CurveKeyError(str(exc)) from None
 
 
 def set_curve_server(sock: zmq.Socket[Any], secret_key: bytes) -> None:
