@@ -16,9 +16,8 @@ SYNC_STATES = ("not_synced", "gossip_sync", "synced")
 class NodeCollector(Collector):
     """Reads the node's layer, peers, sync state, bus counters and loop lag when scraped."""
 
-    def __init__(self, node: Any, post_setup: Any = None) -> None:
+    def __init__(self, node: Any) -> None:
         self.node = node
-        self.post_setup = post_setup
 
     def collect(self) -> Iterator[Any]:
         """Yield the metric families (part of prometheus_client's collector protocol)."""
@@ -77,17 +76,14 @@ class NodeCollector(Collector):
                                     value=int(smeshing.get_post_setup_status()["numLabelsWritten"]))
             yield GaugeMetricFamily("spacemesh_smeshing", "1 while PoST setup or an ATX builder is at work",
                                     value=int(bool(smeshing.is_smeshing())))
-        elif self.post_setup is not None:
-            yield GaugeMetricFamily("spacemesh_post_setup_labels_written", "PoST labels written by the setup",
-                                    value=self.post_setup.labels_done)
 
 
 class NodeMetrics:
     """A registry of its own per node (tests run several nodes in one process)."""
 
-    def __init__(self, node: Any, post_setup: Any = None) -> None:
+    def __init__(self, node: Any) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(NodeCollector(node, post_setup))
+        self.registry.register(NodeCollector(node))
         self.requests = Counter("spacemesh_api_requests", "API requests by route and status",
                                 ["route", "status"], registry=self.registry)
 

@@ -531,59 +531,45 @@ async def malfeasance_list(api: Any, request: web.Request, body: dict[str, Any],
 # -------------------------------------------------------------------------------------------------
 
 
+#: why the smeshing routes answer 503 on a node without the smeshing plugin (it owns PoST setup)
+NO_SMESHING = "no smeshing runs in this node (its bundle has no smeshing plugin)"
+
+
 async def is_smeshing(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """SmesherService/IsSmeshing."""
-    smeshing = api.get_smeshing()
-    if smeshing is None:
-        return {"isSmeshing": api.post_setup.is_running(), "atxBuilder": False}
+    smeshing = api.require("smeshing", NO_SMESHING)
     return {"isSmeshing": bool(smeshing.is_smeshing()), "atxBuilder": True}
 
 
 async def start_smeshing(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
-    """SmesherService/StartSmeshing: start PoST setup (and ATX building where the node has it)."""
+    """SmesherService/StartSmeshing: start PoST setup, then the ATX builder."""
     opts = body["opts"]
     coinbase = api.parse_address(body["coinbase"]) if "coinbase" in body else None
-    smeshing = api.get_smeshing()
-    if smeshing is not None:
-        try:
-            await smeshing.start_smeshing(coinbase=coinbase or api.get_coinbase(), **opts)
-        except SmeshingConflictError as exc:
-            raise Conflict(str(exc)) from None
-        except SmeshingRequestError as exc:
-            raise BadRequest(str(exc)) from None
-        if coinbase is not None:
-            api.set_coinbase(coinbase)
-        return {"status": {"code": 0}, "atxBuilder": True}
+    smeshing = api.require("smeshing", NO_SMESHING)
+    try:
+        await smeshing.start_smeshing(coinbase=coinbase or api.get_coinbase(), **opts)
+    except SmeshingConflictError as exc:
+        raise Conflict(str(exc)) from None
+    except SmeshingRequestError as exc:
+        raise BadRequest(str(exc)) from None
     if coinbase is not None:
         api.set_coinbase(coinbase)
-    from spacemesh_plugins.api_http.post_setup import PostSetupError
-
-    try:
-        await api.post_setup.start(opts["dataDir"], opts["numUnits"], opts.get("maxFileSize"))
-    except PostSetupError as exc:
-        raise (Conflict if "already running" in str(exc) else BadRequest)(str(exc)) from None
-    return {"status": {"code": 0}, "atxBuilder": False,
-            "note": "PoST initialization started; this node has no ATX builder wired, so no ATX will be published"}
+    return {"status": {"code": 0}, "atxBuilder": True}
 
 
 async def stop_smeshing(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """SmesherService/StopSmeshing."""
-    smeshing = api.get_smeshing()
-    if smeshing is not None:
-        try:
-            await smeshing.stop_smeshing(delete_files=bool(body.get("deleteFiles")))
-        except SmeshingConflictError as exc:
-            raise Conflict(str(exc)) from None
-    else:
-        await api.post_setup.stop(delete_files=bool(body.get("deleteFiles")))
+    smeshing = api.require("smeshing", NO_SMESHING)
+    try:
+        await smeshing.stop_smeshing(delete_files=bool(body.get("deleteFiles")))
+    except SmeshingConflictError as exc:
+        raise Conflict(str(exc)) from None
     return {"status": {"code": 0}}
 
 
 async def post_setup_status(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """SmesherService/PostSetupStatus."""
-    smeshing = api.get_smeshing()
-    status = smeshing.get_post_setup_status() if smeshing is not None else api.post_setup.get_status()
-    return {"status": status}
+    return {"status": api.require("smeshing", NO_SMESHING).get_post_setup_status()}
 
 
 async def post_config(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
@@ -620,7 +606,7 @@ async def set_coinbase(api: Any, request: web.Request, body: dict[str, Any], que
 
 async def smesher_eligibilities(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """The proposal eligibilities of this node's identities in the current epoch, or why there are none."""
-    smeshing = api.require("smeshing", "no smeshing runs in this node, so it has no eligibilities")
+    smeshing = api.require("smeshing", NO_SMESHING)
     smesher = parse_id(body["smesherId"], "smesherId") if "smesherId" in body else None
     try:
         answer: dict[str, Any] = smeshing.get_eligibilities(smesher)
@@ -653,30 +639,30 @@ async def checkpoint(api: Any, request: web.Request, body: dict[str, Any], query
 
 async def post_folder(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """Check a folder for PoST data: writable, free space (``path`` defaults to :func:`get_default_post_folder`)."""
-    from spacemesh_plugins.api_http.post_setup import PostSetupError
+    from spacemesh_plugins.api_http.wizard import PostFolderError
 
     path = query.get("path") or str(get_default_post_folder(api))
     try:
-        return api.post_setup.get_folder_info(path)
-    except PostSetupError as exc:
+        return api.post_wizard.get_folder_info(path)
+    except PostFolderError as exc:
         raise BadRequest(str(exc)) from None
 
 
 def get_default_post_folder(api: Any) -> Path:
     """Return the PoST folder the wizard proposes: the one the node's smeshers use already (the smeshing
     control's :meth:`get_default_data_dir`, e.g. ``<data dir>/post/local``), so the data is not
-    prepared twice; without a smeshing plugin, the API's own setup folder."""
+    prepared twice; without a smeshing plugin, ``<data dir>/post``."""
     smeshing = api.get_smeshing()
     get_folder = getattr(smeshing, "get_default_data_dir", None)
     folder = get_folder() if get_folder is not None else None
     if folder is not None:
         return Path(folder).expanduser().resolve()
-    return Path(api.post_setup.get_default_directory())
+    return Path(api.node.data_dir).expanduser().resolve() / "post"
 
 
 async def post_probe(api: Any, request: web.Request, body: dict[str, Any], query: dict[str, str]) -> Any:
     """Measure this machine's label speed with the node's initializer (for the time estimate)."""
-    return await api.post_setup.probe_speed(float(body.get("seconds", 0.3)))
+    return await api.post_wizard.probe_speed(float(body.get("seconds", 0.3)))
 
 
 def compute_poet_schedule(node: Any, now: float | None = None) -> dict[str, Any]:
@@ -712,7 +698,7 @@ async def smeshing_overview(api: Any, request: web.Request, body: dict[str, Any]
     """Everything the dashboard's smeshing panel shows, each part with its source or the reason it is missing."""
     node = api.node
     smeshing = api.get_smeshing()
-    post = smeshing.get_post_setup_status() if smeshing is not None else api.post_setup.get_status()
+    post = smeshing.get_post_setup_status() if smeshing is not None else None
     answer: dict[str, Any] = {"postSetup": post, "poet": compute_poet_schedule(node)}
     if node.storage is not None and node.identity is not None:
         last = node.storage.state.get_last_atx_of_node(node.identity.node_id)
@@ -727,9 +713,9 @@ async def smeshing_overview(api: Any, request: web.Request, body: dict[str, Any]
             answer["eligibilitiesReason"] = reason
     else:
         answer["eligibilities"] = None
-        answer["eligibilitiesReason"] = "this node runs no smeshing, so it makes no proposals"
+        answer["eligibilitiesReason"] = NO_SMESHING
     answer["atxBuilder"] = smeshing is not None
-    answer["isSmeshing"] = bool(smeshing.is_smeshing()) if smeshing is not None else api.post_setup.is_running()
+    answer["isSmeshing"] = bool(smeshing.is_smeshing()) if smeshing is not None else False
     answer["activationProblem"] = get_activation_problem(node, smeshing)
     provider = node.status_providers.get("smeshing")
     # the smeshing plugin's own view (identities, builder phase, ATXs published) when it runs in this node
@@ -851,12 +837,12 @@ ROUTES: tuple[Route, ...] = (
         ("storage",)),
     _v2("MalfeasanceService", "List", malfeasance_list, "Identities proven malicious, with their proofs",
         obj({"smesherId": ID_LIST, **PAGE}), ("storage",)),
-    _v1("SmesherService", "IsSmeshing", is_smeshing, "Whether this node is smeshing"),
-    _v1("SmesherService", "StartSmeshing", start_smeshing, "Start PoST setup (and ATX building where present)",
-        obj({"coinbase": ADDRESS, "opts": SMESHING_OPTS}, ("opts",)), response=STATUS_RESPONSE),
+    _v1("SmesherService", "IsSmeshing", is_smeshing, "Whether this node is smeshing", needs=("smeshing",)),
+    _v1("SmesherService", "StartSmeshing", start_smeshing, "Start PoST setup, then ATX building",
+        obj({"coinbase": ADDRESS, "opts": SMESHING_OPTS}, ("opts",)), response=STATUS_RESPONSE, needs=("smeshing",)),
     _v1("SmesherService", "StopSmeshing", stop_smeshing, "Stop smeshing; optionally delete the PoST data",
-        obj({"deleteFiles": BOOL}), response=STATUS_RESPONSE),
-    _v1("SmesherService", "PostSetupStatus", post_setup_status, "PoST setup state and progress"),
+        obj({"deleteFiles": BOOL}), response=STATUS_RESPONSE, needs=("smeshing",)),
+    _v1("SmesherService", "PostSetupStatus", post_setup_status, "PoST setup state and progress", needs=("smeshing",)),
     _v1("SmesherService", "PostConfig", post_config, "The network's PoST parameters"),
     _v1("SmesherService", "SmesherIDs", smesher_ids, "The identities this node smeshes with"),
     _v1("SmesherService", "Coinbase", get_coinbase, "Where this node's rewards go"),

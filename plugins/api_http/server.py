@@ -31,7 +31,6 @@ from spacemesh_core.fsutil import write_file_atomic
 from spacemesh_core.kernel.services import cancel_task
 from spacemesh_plugins.api_http.metrics import CONTENT_TYPE, NodeMetrics
 from spacemesh_plugins.api_http.openapi import compute_openapi_document
-from spacemesh_plugins.api_http.post_setup import LocalPostSetup
 from spacemesh_plugins.api_http.routes import (
     PRIVATE,
     PUBLIC,
@@ -44,6 +43,7 @@ from spacemesh_plugins.api_http.routes import (
 )
 from spacemesh_plugins.api_http.schema import SchemaViolation, string, verify_schema
 from spacemesh_plugins.api_http.wallet import NodeWallet, WalletKeyError
+from spacemesh_plugins.api_http.wizard import PostWizard
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class ApiContext:
         self.node = node
         self.section = section
         self.hrp = str(node.config.network.hrp)
-        self.post_setup = LocalPostSetup(node)
-        self.metrics = NodeMetrics(node, self.post_setup)
+        self.post_wizard = PostWizard(node)
+        self.metrics = NodeMetrics(node)
         self._wallet: NodeWallet | None = None
         self._coinbase: bytes | None = None
         self.streams: set[asyncio.Task[Any]] = set()
@@ -538,7 +538,7 @@ class ApiService:
                 log.exception("submitting deferred wallet spends failed")
 
     async def stop(self) -> None:
-        """Close the event streams, stop the PoST setup it started, close both listeners."""
+        """Close the event streams and both listeners."""
         await cancel_task(self._tick_task)
         self._tick_task = None
         if self._ticks is not None:
@@ -546,7 +546,6 @@ class ApiService:
             self._ticks = None
         for task in list(self.context.streams):
             task.cancel()
-        await self.context.post_setup.stop()
         while self._runners:
             await self._runners.pop().cleanup()
         self.node.status_providers.pop("api", None)

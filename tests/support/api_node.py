@@ -22,10 +22,13 @@ class ApiNode:
 
     :param with_vm: make sure the node has a VM and a mempool (the mesh plugin provides them; without
         it a bare pair is attached).
+    :param disabled: plugins not loaded (``SPACEMESH_DISABLE_PLUGINS``).
     """
 
-    def __init__(self, data_dir: Path, *, with_vm: bool = False, flags: tuple[str, ...] = ()) -> None:
-        plugins = load_plugin_manager(environ={})
+    def __init__(
+        self, data_dir: Path, *, with_vm: bool = False, flags: tuple[str, ...] = (), disabled: tuple[str, ...] = ()
+    ) -> None:
+        plugins = load_plugin_manager(environ={"SPACEMESH_DISABLE_PLUGINS": ",".join(disabled)} if disabled else {})
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.config = build_config(
             plugins.get_config_schema(),

@@ -208,6 +208,24 @@ def test_post_setup_runs_and_reports_progress(api: ApiNode, tmp_path: Path) -> N
     assert overview["eligibilitiesReason"] and overview["poet"]["openRound"] >= 0
 
 
+def test_a_node_without_the_smeshing_plugin_says_so_instead_of_smeshing(tmp_path: Path) -> None:
+    node = ApiNode(tmp_path, disabled=("smeshing",))
+    try:
+        assert node.node.smeshing is None
+        for method, body in (("IsSmeshing", {}), ("PostSetupStatus", {}), ("StopSmeshing", {}),
+                             ("StartSmeshing", {"opts": {"dataDir": str(tmp_path / "post"), "numUnits": 2}})):
+            status, answer = node.call(V1 + "SmesherService/" + method, body, private=True)
+            assert status == 503 and "no smeshing plugin" in answer["reason"], (method, answer)
+        assert not (tmp_path / "post").exists()  # nothing was prepared
+        overview = node.call("/api/v1/smeshing/overview", private=True)[1]
+        assert overview["postSetup"] is None and overview["isSmeshing"] is False and overview["atxBuilder"] is False
+        # the wizard's helpers still work: they only look at folders and this machine's speed
+        status, info = get(node, "/api/v1/post/folder", private=True)
+        assert status == 200 and info["path"] == str((tmp_path / "post").resolve())
+    finally:
+        assert node.close() == []
+
+
 # --- access control ----------------------------------------------------------------------------
 
 

@@ -150,11 +150,12 @@ const STATE_WORDS = {
   STATE_COMPLETE: "Your data is ready.",
   STATE_STOPPED: "Paused. Start again to continue where it stopped.",
   STATE_ERROR: "Something went wrong while preparing the data.",
+  NO_SMESHING: "This node does not smesh: its plugin bundle has no smeshing plugin.",
 };
 
 async function refreshSmeshing() {
   const o = await call("/api/v1/smeshing/overview", {});
-  const s = o.postSetup;
+  const s = o.postSetup || { state: "NO_SMESHING" };
   const done = Number(s.numLabelsWritten || 0), total = Number(s.numLabelsTotal || 0);
   const pct = total ? Math.min(100, (100 * done) / total) : (s.state === "STATE_COMPLETE" ? 100 : 0);
   $("post-state").textContent = (STATE_WORDS[s.state] || s.state) + (s.error ? " " + s.error : "");
@@ -171,8 +172,7 @@ async function refreshSmeshing() {
     " with " + o.lastAtx.numUnits + " space units.") : "";
   // what keeps this node from publishing activations comes first, in the node's own words
   $("atx-line").textContent = o.activationProblem ? (o.activationProblem + (last ? " " + last : "")) :
-    (last || (o.atxBuilder ? "No activation published yet." : "No activation yet: " +
-     (o.lastAtxReason || "this node prepares data but does not publish activations yet.")));
+    (last || (o.atxBuilder ? "No activation published yet." : "No activations: this node does not smesh."));
   $("atx-line").className = o.activationProblem ? "error" : "";
   $("elig-line").textContent = o.eligibilities ? eligibilityText(o.eligibilities) :
     "Upcoming chances to earn: " + o.eligibilitiesReason + ".";
