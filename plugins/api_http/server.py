@@ -29,6 +29,7 @@ from aiohttp import web
 from spacemesh_core.crypto.address import AddressError, parse_address
 from spacemesh_core.fsutil import write_file_atomic
 from spacemesh_core.kernel.services import cancel_task
+from spacemesh_hooks.interfaces import SmeshingConflictError
 from spacemesh_plugins.api_http.metrics import CONTENT_TYPE, NodeMetrics
 from spacemesh_plugins.api_http.openapi import compute_openapi_document
 from spacemesh_plugins.api_http.routes import (
@@ -156,14 +157,15 @@ class ApiContext:
         return self._coinbase
 
     def get_coinbase(self) -> bytes:
-        """Return the coinbase: the one set through the API, else the smeshers' while they run (the
-        ``[smeshing]`` one), else the node wallet's address (what a smesher started here will use)."""
+        """Return the coinbase: the one set through the API, else the smeshing control's (``[smeshing]
+        coinbase``, else the identity's wallet — the node wallet's address), running or not."""
         saved = self.get_saved_coinbase()
         if saved is not None:
             return saved
         smeshing = self.get_smeshing()
-        if smeshing is not None and smeshing.is_smeshing():
-            return bytes(smeshing.get_coinbase())
+        if smeshing is not None:
+            with contextlib.suppress(SmeshingConflictError):  # no identity yet: the wallet creates it
+                return bytes(smeshing.get_coinbase())
         return self.get_wallet().address
 
     def set_coinbase(self, address: bytes) -> None:

@@ -279,3 +279,19 @@ def test_a_start_or_stop_from_the_api_is_remembered_across_a_restart(tmp_path: P
         assert node.close() == []
     (tmp_path / "node" / CHOICE_FILE_NAME).write_text("{not json")
     assert load_smeshing_choice(tmp_path / "node") is None  # a broken file is ignored: the config decides
+
+
+def test_the_coinbase_route_reports_the_configured_coinbase_before_smeshing_starts(tmp_path: Path) -> None:
+    configured = Address(bytes(compute_wallet_principal(bytes(range(32, 64))))).to_string(HRP)
+    node = ApiNode(tmp_path / "node", flags=("smeshing.start=false", f"smeshing.coinbase={configured}"))
+    try:
+        assert call(node, "IsSmeshing")[1]["isSmeshing"] is False
+        assert call(node, "Coinbase")[1]["accountId"]["address"] == configured  # what a start will use
+    finally:
+        assert node.close() == []
+    plain = ApiNode(tmp_path / "plain", flags=("smeshing.start=false",))
+    try:  # none configured: the identity's wallet, which is the dashboard's wallet
+        wallet = Address(bytes(compute_wallet_principal(plain.node.identity.node_id))).to_string(HRP)
+        assert call(plain, "Coinbase")[1]["accountId"]["address"] == wallet
+    finally:
+        assert plain.close() == []
